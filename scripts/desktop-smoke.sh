@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Desktop smoke test: starts target/debug/hark-desktop on a private Xvfb
+# display with a fresh data dir, waits for its "Hark" window, takes a
+# screenshot (test-output/desktop.png) and checks it is not blank.
+# Stops only the processes it started, by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APP=${APP:-target/debug/hark-desktop}
+OUT=test-output
+WAIT_SECONDS=30
+# The page has text, a coloured header and borders: far more colours than
+# an empty or single-colour window.
+MIN_COLOURS=16
+
+xvfb_pid=""
+app_pid=""
+data_dir=""
+
+say() { printf 'desktop-smoke: %s\n' "$*"; }
+fail() { say "FAIL: $*" >&2; exit 1; }
+
+stop() {
+  # SIGTERM, then SIGKILL if the process is still there after 5 s.
+  local pid=$1 i
+  [[ -n $pid ]] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for i in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  stop "$app_pid"
+  stop "$xvfb_pid"
+  [[ -n $data_dir ]] && rm -rf "$data_dir"
+  return 0
+}
+trap cleanup EXIT
+
+free_display() {
+  # Xvfb leaves a lock file per display; the first number without one is free.
+  local n
+  for n in $(seq 97 140); do
+    if [[ ! -e /tmp/.X$n-lock && ! -e /tmp/.X11-unix/X$n ]]; then
+      echo "$n"
+      return
+    fi
+  done
+  fail "no free X display number between :97 and :140"
+}
+
+start_xvfb() {
+  local n=$1 i
+  Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >"$OUT/xvfb.log" 2>&1 &
+  xvfb_pid=$!
+  for i in $(seq 50); do
+    [[ -e /tmp/.X11-unix/X$n ]] && return
+    kill -0 "$xvfb_pid" 2>/dev/null || fail "Xvfb :$n did not start (see $OUT/xvfb.log)"
+    sleep 0.1
+  done
+  fail "Xvfb :$n did not open its socket within 5 s"
+}
+
+wait_for_window() {
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  while ((SECONDS < deadline)); do
+    kill -0 "$app_pid" 2>/dev/null || fail "hark-desktop exited early (see $OUT/desktop.log)"
+    if xdotool search --onlyvisible --name '^Hark$' >/dev/null 2>&1; then
+      return
+    fi
+    sleep 0.5
+  done
+  fail "no visible window named Hark after $WAIT_SECONDS s (see $OUT/desktop.log)"
+}
+
+[[ -x $APP ]] || fail "$APP is missing: build it first (make build)"
+mkdir -p "$OUT"
+rm -f "$OUT/desktop.png"
+data_dir=$(mktemp -d)
+
+display=$(free_display)
+start_xvfb "$display"
+export DISPLAY=":$display"
+unset WAYLAND_DISPLAY
+
+started=$SECONDS
+"$APP" --data-dir "$data_dir" >"$OUT/desktop.log" 2>&1 &
+app_pid=$!
+wait_for_window
+say "window up after $((SECONDS - started)) s"
+
+# The window maps before the page has loaded and asked the node; give the
+# web view a moment to render real content.
+sleep 3
+import -window root "$OUT/desktop.png"
+colours=$(identify -format %k "$OUT/desktop.png")
+((colours > MIN_COLOURS)) || fail "screenshot has only $colours colours: the window looks blank"
+say "ok: screenshot $OUT/desktop.png has $colours colours"
