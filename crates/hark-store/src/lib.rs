@@ -1,1 +1,28 @@
-//! placeholder
+//! Hark's durable state, kept in one sled database per data dir.
+//!
+//! - [`Store`] opens the database, checks the schema version and offers
+//!   typed operations; every change that must not be half-done (a message
+//!   with all its frames and its delivery list) is one sled transaction.
+//! - [`record`] holds the stored record types.
+//! - [`error`] holds [`OpenError`] and [`Error`].
+//!
+//! Trees: `meta` (schema version, settings), `messages` (id -> record),
+//! `frames` (id ‖ index -> sealed frame), `delivery` (id ‖ peer -> state),
+//! `pending` (peer ‖ id -> ()), an index of what each peer still lacks, and
+//! `contacts` (peer -> signed profile and last contact).
+//!
+//! Durability: sled writes reach the OS when [`Store::flush`] returns; that
+//! survives the process being killed. Whether it survives power loss depends
+//! on sled's flush (it calls `fsync` on its log file, see
+//! `docs/architecture.md`).
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![deny(missing_docs)]
+
+mod error;
+pub mod record;
+mod store;
+
+pub use error::{Error, OpenError};
+pub use record::{Contact, Delivery, Direction, MessageRecord};
+pub use store::{Store, SCHEMA_VERSION};

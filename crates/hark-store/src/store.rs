@@ -1,0 +1,317 @@
+//! The [`Store`]: typed, transactional access to the sled trees.
+
+use std::path::Path;
+
+use hark_proto::envelope::SealedFrame;
+use hark_proto::ids::MessageId;
+use libp2p_identity::PeerId;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+use crate::record::{decode, encode};
+use crate::{Contact, Delivery, Error, MessageRecord, OpenError};
+
+/// The schema this build writes and reads. Bump it, and add a migration in
+/// [`Store::migrate`], whenever a stored type changes shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA_KEY: &[u8] = b"schema_version";
+const DISPLAY_NAME_KEY: &[u8] = b"display_name";
+
+/// Hark's database. Cheap to clone; safe to use from many threads.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    messages: sled::Tree,
+    frames: sled::Tree,
+    delivery: sled::Tree,
+    pending: sled::Tree,
+    contacts: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` and checks its schema.
+    pub fn open(dir: &Path) -> Result<Store, OpenError> {
+        let db_err = |source| OpenError::Db {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let db = sled::open(dir).map_err(|source| classify_open_error(dir, source))?;
+        let tree = |name: &str| db.open_tree(name).map_err(db_err);
+        let store = Store {
+            meta: tree("meta")?,
+            messages: tree("messages")?,
+            frames: tree("frames")?,
+            delivery: tree("delivery")?,
+            pending: tree("pending")?,
+            contacts: tree("contacts")?,
+            db,
+        };
+
+        store.migrate(dir)?;
+        Ok(store)
+    }
+
+    /// Brings an older schema up to [`SCHEMA_VERSION`] and refuses a newer one.
+    fn migrate(&self, dir: &Path) -> Result<(), OpenError> {
+        let db_err = |source| OpenError::Db {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let found = self.meta.get(SCHEMA_KEY).map_err(db_err)?;
+        let found = found.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok());
+
+        match found.map(u32::from_be_bytes) {
+            // A new database: stamp it.
+            None => {
+                let v = SCHEMA_VERSION.to_be_bytes();
+                self.meta.insert(SCHEMA_KEY, &v).map_err(db_err)?;
+                Ok(())
+            }
+            Some(v) if v > SCHEMA_VERSION => Err(OpenError::NewerSchema {
+                path: dir.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            }),
+            // Version 1 is the first schema: nothing to migrate yet.
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Writes everything changed so far to disk. Returns once the data is in
+    /// the OS (and, per sled, fsynced); see the crate docs for what survives.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Writes everything changed so far to disk, blocking the thread.
+    pub fn flush_blocking(&self) -> Result<(), Error> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Stores a whole message with its frames, and marks it pending for
+    /// `pending_for` (outgoing messages: every recipient but this node).
+    /// All or nothing. Returns `false`, changing nothing, if a message with
+    /// this id is already stored: a message is kept exactly once.
+    pub fn insert_message(
+        &self,
+        id: &MessageId,
+        record: &MessageRecord,
+        frames: &[SealedFrame],
+        pending_for: &[PeerId],
+    ) -> Result<bool, Error> {
+        let record_bytes = encode(record, "message")?;
+        let frame_bytes = frames
+            .iter()
+            .map(|f| Ok((frame_key(id, f.index), encode(f, "frame")?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+
+        let trees = (&self.messages, &self.frames, &self.delivery, &self.pending);
+        let inserted = trees.transaction(|(messages, frames, delivery, pending)| {
+            if messages.get(id.0)?.is_some() {
+                return Ok(false);
+            }
+            messages.insert(&id.0, record_bytes.as_slice())?;
+            for (key, bytes) in &frame_bytes {
+                frames.insert(key.as_slice(), bytes.as_slice())?;
+            }
+            for peer in pending_for {
+                put_delivery(delivery, id, peer, &Delivery::Pending)?;
+                pending.insert(pending_key(peer, id), &[])?;
+            }
+            Ok(true)
+        })?;
+        Ok(inserted)
+    }
+
+    /// Whether a message with this id is stored.
+    pub fn contains(&self, id: &MessageId) -> Result<bool, Error> {
+        Ok(self.messages.contains_key(id.0)?)
+    }
+
+    /// The stored record of a message.
+    pub fn message(&self, id: &MessageId) -> Result<Option<MessageRecord>, Error> {
+        let bytes = self.messages.get(id.0)?;
+        bytes.map(|b| decode(&b, "message")).transpose()
+    }
+
+    /// Every stored message, in id order.
+    pub fn messages(&self) -> Result<Vec<(MessageId, MessageRecord)>, Error> {
+        let mut all = Vec::new();
+        for item in self.messages.iter() {
+            let (key, value) = item?;
+            let Ok(id) = <[u8; 16]>::try_from(key.as_ref()) else {
+                tracing::warn!(len = key.len(), "skipping a message key of the wrong size");
+                continue;
+            };
+            all.push((MessageId(id), decode(&value, "message")?));
+        }
+        Ok(all)
+    }
+
+    /// Up to `max` sealed frames of a message, from index `start` on.
+    pub fn frames(&self, id: &MessageId, start: u32, max: u32) -> Result<Vec<SealedFrame>, Error> {
+        let range = frame_key(id, start)..frame_key(id, start.saturating_add(max));
+        let mut out = Vec::new();
+        for item in self.frames.range(range) {
+            let (_, value) = item?;
+            out.push(decode(&value, "frame")?);
+        }
+        Ok(out)
+    }
+
+    /// Records that `peer` acknowledged message `id`. Returns whether this
+    /// changed anything (a second receipt for the same pair does not).
+    pub fn mark_delivered(&self, id: &MessageId, peer: &PeerId, at_ms: u64) -> Result<bool, Error> {
+        let trees = (&self.delivery, &self.pending);
+        let changed = trees.transaction(|(delivery, pending)| {
+            let key = delivery_key(id, peer);
+            let Some(current) = delivery.get(&key)? else {
+                return Ok(false);
+            };
+            let current: Delivery = decode(&current, "delivery").map_err(abort)?;
+            if current != Delivery::Pending {
+                return Ok(false);
+            }
+            put_delivery(delivery, id, peer, &Delivery::Delivered { at_ms })?;
+            pending.remove(pending_key(peer, id))?;
+            Ok(true)
+        })?;
+        Ok(changed)
+    }
+
+    /// Delivery state of an outgoing message, per recipient.
+    pub fn deliveries(&self, id: &MessageId) -> Result<Vec<(PeerId, Delivery)>, Error> {
+        let mut out = Vec::new();
+        for item in self.delivery.scan_prefix(id.0) {
+            let (key, value) = item?;
+            let Ok(peer) = PeerId::from_bytes(&key[16..]) else {
+                tracing::warn!("skipping a delivery entry with a bad peer id");
+                continue;
+            };
+            out.push((peer, decode(&value, "delivery")?));
+        }
+        Ok(out)
+    }
+
+    /// Ids of the outgoing messages `peer` has not acknowledged yet.
+    pub fn pending_for(&self, peer: &PeerId) -> Result<Vec<MessageId>, Error> {
+        let prefix = peer_prefix(peer);
+        let mut out = Vec::new();
+        for item in self.pending.scan_prefix(&prefix) {
+            let (key, _) = item?;
+            let Ok(id) = <[u8; 16]>::try_from(&key[prefix.len()..]) else {
+                continue;
+            };
+            out.push(MessageId(id));
+        }
+        Ok(out)
+    }
+
+    /// Saves (or replaces) what we know of a peer.
+    pub fn put_contact(&self, peer: &PeerId, contact: &Contact) -> Result<(), Error> {
+        self.contacts
+            .insert(peer.to_bytes(), encode(contact, "contact")?)?;
+        Ok(())
+    }
+
+    /// What we know of one peer.
+    pub fn contact(&self, peer: &PeerId) -> Result<Option<Contact>, Error> {
+        let bytes = self.contacts.get(peer.to_bytes())?;
+        bytes.map(|b| decode(&b, "contact")).transpose()
+    }
+
+    /// Every peer met so far.
+    pub fn contacts(&self) -> Result<Vec<(PeerId, Contact)>, Error> {
+        let mut out = Vec::new();
+        for item in self.contacts.iter() {
+            let (key, value) = item?;
+            let Ok(peer) = PeerId::from_bytes(&key) else {
+                tracing::warn!("skipping a contact with a bad peer id");
+                continue;
+            };
+            out.push((peer, decode(&value, "contact")?));
+        }
+        Ok(out)
+    }
+
+    /// The user's display name, if one was set.
+    pub fn display_name(&self) -> Result<Option<String>, Error> {
+        let bytes = self.meta.get(DISPLAY_NAME_KEY)?;
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// Sets the user's display name.
+    pub fn set_display_name(&self, name: &str) -> Result<(), Error> {
+        self.meta.insert(DISPLAY_NAME_KEY, name.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// sled reports a held lock as an I/O error; name it for what it is.
+fn classify_open_error(dir: &Path, source: sled::Error) -> OpenError {
+    if let sled::Error::Io(io) = &source {
+        if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) {
+            return OpenError::Locked {
+                path: dir.to_path_buf(),
+            };
+        }
+    }
+    OpenError::Db {
+        path: dir.to_path_buf(),
+        source,
+    }
+}
+
+fn abort(err: Error) -> ConflictableTransactionError<Error> {
+    ConflictableTransactionError::Abort(err)
+}
+
+fn put_delivery(
+    tree: &TransactionalTree,
+    id: &MessageId,
+    peer: &PeerId,
+    state: &Delivery,
+) -> Result<(), ConflictableTransactionError<Error>> {
+    let bytes = encode(state, "delivery").map_err(abort)?;
+    tree.insert(delivery_key(id, peer), bytes)?;
+    Ok(())
+}
+
+/// Frames sort by message, then by index (big-endian so byte order is
+/// numeric order).
+fn frame_key(id: &MessageId, index: u32) -> Vec<u8> {
+    let mut key = id.0.to_vec();
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn delivery_key(id: &MessageId, peer: &PeerId) -> Vec<u8> {
+    let mut key = id.0.to_vec();
+    key.extend_from_slice(&peer.to_bytes());
+    key
+}
+
+/// Peer ids vary in length, so the pending index prefixes them with it.
+fn peer_prefix(peer: &PeerId) -> Vec<u8> {
+    let bytes = peer.to_bytes();
+    let mut key = Vec::with_capacity(1 + bytes.len() + 16);
+    key.push(bytes.len() as u8);
+    key.extend_from_slice(&bytes);
+    key
+}
+
+fn pending_key(peer: &PeerId, id: &MessageId) -> Vec<u8> {
+    let mut key = peer_prefix(peer);
+    key.extend_from_slice(&id.0);
+    key
+}
