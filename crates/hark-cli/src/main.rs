@@ -1,1 +1,92 @@
-fn main() {}
+//! `hark`: runs a headless Hark node (`hark node`) or talks to a running one
+//! (the desktop app's or a headless one) over its control socket.
+//!
+//! - `main.rs`: argument parsing and exit codes.
+//! - `node.rs`: the `node` subcommand.
+//! - `client.rs`: every other subcommand, and how results are printed.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod client;
+mod node;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use libp2p::Multiaddr;
+
+/// Exit status when no node is running for the data dir (sysexits'
+/// EX_UNAVAILABLE), so scripts can tell it from a failed request (1) and a
+/// usage error (2).
+pub(crate) const EXIT_NO_NODE: u8 = 69;
+
+/// Hark: push-to-talk voice messages on the local network, with no server.
+#[derive(Debug, Parser)]
+#[command(name = "hark", version, about)]
+struct Cli {
+    /// Data directory: key, store and control socket
+    /// [default: ~/.local/share/hark].
+    #[arg(long, global = true, env = "HARK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node in the foreground until Ctrl-C.
+    Node(node::Args),
+    /// Show this node's id, name, safety number and addresses.
+    Whoami(client::ListArgs),
+    /// List the peers met so far.
+    Peers(client::ListArgs),
+    /// List sent and received messages.
+    Inbox(client::ListArgs),
+    /// Send an audio file (WAV or Ogg Opus) as a voice message.
+    Send {
+        /// Recipient: a peer id or a display name (repeat for several).
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// The audio file.
+        file: PathBuf,
+    },
+    /// Write a message to a file: .opus/.ogg (Ogg Opus) or .wav (16-bit).
+    Export {
+        /// The message id (from `hark inbox`).
+        id: String,
+        /// Output file.
+        out: PathBuf,
+    },
+    /// Stop the running node.
+    Stop,
+}
+
+/// Multiaddr parsing for clap.
+pub(crate) fn parse_addr(s: &str) -> Result<Multiaddr, String> {
+    s.parse()
+        .map_err(|e| format!("'{s}' is not a multiaddr: {e}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(data_dir) = cli.data_dir.or_else(hark_node::Config::default_data_dir) else {
+        eprintln!("hark: no home directory found; pass --data-dir");
+        return ExitCode::FAILURE;
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hark: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Node(args) => node::run(data_dir, args).await,
+            other => client::run(&data_dir, other).await,
+        }
+    })
+}

@@ -1,0 +1,41 @@
+//! The `hark` command without a node: what a person sees before starting one.
+
+use std::process::Command;
+
+// A client with no node running says how to start one and exits 69.
+#[test]
+fn client_without_node_says_how_to_start_one() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("whoami")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+
+    assert_eq!(out.status.code(), Some(69), "stderr: {stderr}");
+    assert!(
+        stderr.contains("no Hark node is running"),
+        "stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("node"),
+        "does not say how to start one: {stderr}"
+    );
+    Ok(())
+}
+
+// A malformed address is a usage error (exit 2), not a crash.
+#[test]
+fn bad_multiaddr_is_a_usage_error() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["node", "--peer", "not-an-address"])
+        .output()?;
+
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not-an-address"));
+    Ok(())
+}

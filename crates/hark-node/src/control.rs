@@ -1,0 +1,202 @@
+//! The local control socket: how the `hark` command (and any script) talks
+//! to a running node, whether it runs headless or inside the desktop app.
+//!
+//! A Unix socket `control.sock` in the data dir, mode 0600 inside a 0700
+//! dir, so only the user reaches it. One JSON object per line each way: a
+//! [`Request`], then a [`Reply`]. A connection may carry several requests.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::task::JoinHandle;
+
+use crate::api::{self, ErrorKind};
+use crate::{NodeHandle, StartError};
+
+/// A request line is a command and a path or two: far below this.
+const MAX_LINE: usize = 64 * 1024;
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// [`NodeHandle::whoami`].
+    Whoami,
+    /// [`NodeHandle::peers`].
+    Peers,
+    /// [`NodeHandle::inbox`].
+    Inbox,
+    /// [`NodeHandle::send_file`]; `path` must be absolute.
+    Send {
+        /// Peer ids or display names.
+        to: Vec<String>,
+        /// The audio file.
+        path: PathBuf,
+    },
+    /// [`NodeHandle::export`]; `path` must be absolute.
+    Export {
+        /// Message id.
+        id: String,
+        /// Where to write.
+        path: PathBuf,
+    },
+    /// [`NodeHandle::shutdown`].
+    Shutdown,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// It worked; the value is the method's result as JSON.
+    Ok(serde_json::Value),
+    /// It failed.
+    Error(api::Error),
+}
+
+/// Starts serving `handle` on the data dir's control socket.
+pub(crate) async fn serve(handle: NodeHandle) -> Result<JoinHandle<()>, StartError> {
+    let path = handle.socket_path();
+    let listener = bind(&path).map_err(|source| StartError::Control { path, source })?;
+    Ok(tokio::spawn(accept_loop(listener, handle)))
+}
+
+fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    // We hold the data dir's lock, so a socket file left here is stale.
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+async fn accept_loop(listener: UnixListener, handle: NodeHandle) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve_client(stream, handle.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn serve_client(stream: UnixStream, handle: NodeHandle) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let reply = if line.len() > MAX_LINE {
+            Reply::Error(api::Error::new(ErrorKind::BadRequest, "request too long"))
+        } else {
+            answer(&handle, &line).await
+        };
+        let Ok(mut out) = serde_json::to_vec(&reply) else {
+            return;
+        };
+        out.push(b'\n');
+        if write.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn answer(handle: &NodeHandle, line: &str) -> Reply {
+    let request: Request = match serde_json::from_str(line) {
+        Ok(r) => r,
+        Err(e) => return Reply::Error(api::Error::new(ErrorKind::BadRequest, e.to_string())),
+    };
+    let result = match request {
+        Request::Whoami => json(handle.whoami().await),
+        Request::Peers => json(handle.peers().await),
+        Request::Inbox => json(handle.inbox().await),
+        Request::Send { to, path } => json(handle.send_file(to, path).await),
+        Request::Export { id, path } => json(handle.export(id, path).await),
+        Request::Shutdown => {
+            // Answer first: the node is gone once shutdown returns.
+            let handle = handle.clone();
+            tokio::spawn(async move { handle.shutdown().await });
+            Ok(serde_json::Value::Null)
+        }
+    };
+    match result {
+        Ok(value) => Reply::Ok(value),
+        Err(e) => Reply::Error(e),
+    }
+}
+
+fn json<T: Serialize>(result: Result<T, api::Error>) -> Result<serde_json::Value, api::Error> {
+    let value = result?;
+    serde_json::to_value(value).map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))
+}
+
+/// Why a client could not reach a node.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// No node serves this data dir. Start one (`hark node` or the app).
+    #[error("no Hark node is running for {}", .0.display())]
+    NoNode(PathBuf),
+    /// The socket exists but could not be used (permissions?).
+    #[error("cannot reach the node at {}: {source}", path.display())]
+    Io {
+        /// The socket.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A client connection to a node's control socket.
+#[derive(Debug)]
+pub struct Client {
+    lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    write: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl Client {
+    /// Connects to the node using `data_dir`.
+    pub async fn connect(data_dir: &Path) -> Result<Client, ConnectError> {
+        let path = crate::socket_path(data_dir);
+        let stream = match UnixStream::connect(&path).await {
+            Ok(s) => s,
+            Err(e) if is_absent(&e) => return Err(ConnectError::NoNode(data_dir.to_path_buf())),
+            Err(source) => return Err(ConnectError::Io { path, source }),
+        };
+        let (read, write) = stream.into_split();
+        Ok(Client {
+            lines: BufReader::new(read).lines(),
+            write,
+        })
+    }
+
+    /// Sends one request and waits for its reply. Not safe to cancel: a
+    /// cancelled call leaves its reply unread on the connection.
+    pub async fn call(&mut self, request: &Request) -> Result<serde_json::Value, api::Error> {
+        let lost = |e: &dyn std::fmt::Display| {
+            api::Error::new(ErrorKind::Unavailable, format!("lost the node: {e}"))
+        };
+        let mut line = serde_json::to_vec(request).map_err(|e| lost(&e))?;
+        line.push(b'\n');
+        self.write.write_all(&line).await.map_err(|e| lost(&e))?;
+
+        let reply = self.lines.next_line().await.map_err(|e| lost(&e))?;
+        let reply = reply.ok_or_else(|| lost(&"connection closed"))?;
+        match serde_json::from_str(&reply).map_err(|e| lost(&e))? {
+            Reply::Ok(value) => Ok(value),
+            Reply::Error(e) => Err(e),
+        }
+    }
+}
+
+fn is_absent(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+    )
+}

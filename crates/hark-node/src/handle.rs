@@ -1,0 +1,319 @@
+//! [`NodeHandle`]: the cloneable way into a running node, and the state its
+//! clones share.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hark_proto::identity::{Identity, PublicIdentity};
+use hark_proto::ids::MessageId;
+use hark_store::{Contact, Delivery, MessageRecord, Store};
+use libp2p::PeerId;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::actor::Command;
+use crate::api::{self, ErrorKind, Event, MessageState, MessageSummary, PeerInfo, WhoAmI};
+use crate::data_dir::DataDir;
+use crate::Config;
+
+/// What every clone of the handle, and the actor, can reach without going
+/// through the actor: the identity, the store (thread-safe) and the event
+/// channel.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) store: Store,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) bitrate: u32,
+    pub(crate) dir: DataDir,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        identity: Arc<Identity>,
+        store: Store,
+        events: broadcast::Sender<Event>,
+        config: &Config,
+        dir: DataDir,
+    ) -> Shared {
+        Shared {
+            identity,
+            store,
+            events,
+            bitrate: config.bitrate,
+            dir,
+        }
+    }
+
+    /// This node's display name: the stored one, else the login name.
+    pub(crate) fn display_name(&self) -> String {
+        if let Ok(Some(name)) = self.store.display_name() {
+            return name;
+        }
+        std::env::var("USER")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| "Hark user".to_string())
+    }
+
+    /// The name to show for `peer`: ours, a contact's, or a short id.
+    pub(crate) fn name_of(&self, peer: &PeerId) -> String {
+        if *peer == self.identity.peer_id() {
+            return self.display_name();
+        }
+        let contact = self.store.contact(peer).ok().flatten();
+        contact
+            .and_then(|c| c.profile.verify().ok())
+            .map(|(_, profile)| profile.display_name)
+            .unwrap_or_else(|| hark_proto::ids::short_peer(peer))
+    }
+
+    /// Sends an event to every subscriber; having none is fine.
+    pub(crate) fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// The inbox line for a stored message.
+    pub(crate) fn summary(&self, id: &MessageId, record: &MessageRecord) -> MessageSummary {
+        let to: Vec<&PeerId> = record
+            .recipients
+            .iter()
+            .filter(|p| **p != record.sender)
+            .collect();
+        MessageSummary {
+            id: id.to_string(),
+            direction: match record.direction {
+                hark_store::Direction::Outgoing => api::Direction::Outgoing,
+                hark_store::Direction::Incoming => api::Direction::Incoming,
+            },
+            from: record.sender.to_string(),
+            from_name: self.name_of(&record.sender),
+            to: to.iter().map(|p| p.to_string()).collect(),
+            to_names: to.iter().map(|p| self.name_of(p)).collect(),
+            created_at_ms: record.created_at_ms,
+            duration_ms: record.sample_count * 1000 / u64::from(hark_audio::SAMPLE_RATE),
+            state: self.state_of(id, record),
+        }
+    }
+
+    fn state_of(&self, id: &MessageId, record: &MessageRecord) -> MessageState {
+        if record.direction == hark_store::Direction::Incoming {
+            return match record.trailer {
+                Some(_) => MessageState::Received,
+                None => MessageState::Receiving,
+            };
+        }
+        let deliveries = self.store.deliveries(id).unwrap_or_default();
+        let delivered = deliveries
+            .iter()
+            .filter(|(_, d)| matches!(d, Delivery::Delivered { .. }))
+            .count();
+        match delivered {
+            0 if !deliveries.is_empty() => MessageState::Queued,
+            n if n < deliveries.len() => MessageState::Sent,
+            _ => MessageState::Delivered,
+        }
+    }
+
+    /// Emits the current summary of message `id`.
+    pub(crate) fn emit_message(&self, id: &MessageId) {
+        if let Ok(Some(record)) = self.store.message(id) {
+            let message = self.summary(id, &record);
+            self.emit(Event::Message { message });
+        }
+    }
+
+    /// The peer list line for a contact.
+    pub(crate) fn peer_info(&self, peer: &PeerId, contact: &Contact, online: bool) -> PeerInfo {
+        let verified = contact.profile.verify().ok();
+        PeerInfo {
+            peer_id: peer.to_string(),
+            display_name: verified
+                .as_ref()
+                .map(|(_, p)| p.display_name.clone())
+                .unwrap_or_else(|| hark_proto::ids::short_peer(peer)),
+            safety_number: verified
+                .map(|(public, _)| public.safety_number().to_string())
+                .unwrap_or_default(),
+            online,
+            last_seen_ms: contact.last_seen_ms,
+        }
+    }
+}
+
+/// The way into a running node. Cheap to clone. Every method is safe to
+/// cancel: a cancelled call may still complete inside the node (a message
+/// being sent is still sent), but leaves nothing half-done.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<Command>,
+}
+
+impl NodeHandle {
+    pub(crate) fn new(shared: Arc<Shared>, commands: mpsc::Sender<Command>) -> NodeHandle {
+        NodeHandle { shared, commands }
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.shared.identity.peer_id()
+    }
+
+    /// Where this node's control socket listens.
+    pub fn socket_path(&self) -> PathBuf {
+        self.shared.dir.socket_path()
+    }
+
+    /// Who this node is and where it listens.
+    pub async fn whoami(&self) -> Result<WhoAmI, api::Error> {
+        let addrs = self.ask(Command::ListenAddrs).await?;
+        let me = self.peer_id();
+        Ok(WhoAmI {
+            peer_id: me.to_string(),
+            display_name: self.shared.display_name(),
+            safety_number: self.shared.identity.public().safety_number().to_string(),
+            listen_addrs: addrs.iter().map(|a| format!("{a}/p2p/{me}")).collect(),
+            data_dir: self.shared.dir.path().display().to_string(),
+        })
+    }
+
+    /// Every peer met so far, online ones first, then by name.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, api::Error> {
+        let online: HashSet<PeerId> = self.ask(Command::Online).await?;
+        let contacts = self.shared.store.contacts().map_err(storage)?;
+        let mut peers: Vec<PeerInfo> = contacts
+            .iter()
+            .map(|(peer, c)| self.shared.peer_info(peer, c, online.contains(peer)))
+            .collect();
+
+        peers.sort_by(|a, b| {
+            (!a.online, a.display_name.to_lowercase())
+                .cmp(&(!b.online, b.display_name.to_lowercase()))
+        });
+        Ok(peers)
+    }
+
+    /// Every stored message, newest first.
+    pub async fn inbox(&self) -> Result<Vec<MessageSummary>, api::Error> {
+        let messages = self.shared.store.messages().map_err(storage)?;
+        let mut out: Vec<MessageSummary> = messages
+            .iter()
+            .map(|(id, record)| self.shared.summary(id, record))
+            .collect();
+        out.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Imports an audio file (WAV or Ogg Opus), encodes, seals it for `to`
+    /// (peer ids or display names of known peers) and stores it; peers
+    /// online get it at once, the others when they are next seen. Returns
+    /// the new message's id once it is stored on disk.
+    pub async fn send_file(&self, to: Vec<String>, path: PathBuf) -> Result<String, api::Error> {
+        let recipients = self.resolve(&to)?;
+        let shared = self.shared.clone();
+        let sealed = tokio::task::spawn_blocking(move || {
+            crate::outgoing::seal_file(&shared, &recipients, &path)
+        })
+        .await
+        .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))??;
+
+        let id = crate::outgoing::store(&self.shared, &sealed).await?;
+        self.shared.emit_message(&id);
+        let recipients = sealed.recipients.clone();
+        self.tell(Command::Announce { id, recipients }).await?;
+        Ok(id.to_string())
+    }
+
+    /// Writes message `id` to `out`: Ogg Opus for `.opus`/`.ogg`, 16-bit WAV
+    /// for `.wav`. Nothing is left at `out` if it fails.
+    pub async fn export(&self, id: String, out: PathBuf) -> Result<(), api::Error> {
+        let id: MessageId = id.parse().map_err(|_| {
+            api::Error::new(ErrorKind::BadRequest, format!("'{id}' is not a message id"))
+        })?;
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || crate::export::export(&shared, &id, &out))
+            .await
+            .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))?
+    }
+
+    /// Live events: peers coming and going, messages stored or changing
+    /// state. A subscriber that falls more than 256 events behind misses
+    /// the oldest (it sees `Lagged`) and should re-read the lists.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// Stops the node in order: no new work, store flushed, peers closed.
+    /// Returns when the node has stopped; calling it again is harmless.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Finds the public identities of the recipients named in `to`.
+    fn resolve(&self, to: &[String]) -> Result<Vec<PublicIdentity>, api::Error> {
+        if to.is_empty() {
+            return Err(api::Error::new(ErrorKind::BadRequest, "no recipient given"));
+        }
+        let contacts = self.shared.store.contacts().map_err(storage)?;
+        let known: Vec<(PublicIdentity, String)> = contacts
+            .iter()
+            .filter_map(|(_, c)| c.profile.verify().ok())
+            .map(|(public, profile)| (public, profile.display_name))
+            .collect();
+        to.iter().map(|name| pick(&known, name)).collect()
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, api::Error> {
+        let (tx, rx) = oneshot::channel();
+        self.tell(make(tx)).await?;
+        rx.await.map_err(|_| unavailable())
+    }
+
+    async fn tell(&self, command: Command) -> Result<(), api::Error> {
+        self.commands.send(command).await.map_err(|_| unavailable())
+    }
+}
+
+/// Picks the one known peer whose id or display name (case-insensitive)
+/// is `name`.
+fn pick(known: &[(PublicIdentity, String)], name: &str) -> Result<PublicIdentity, api::Error> {
+    let wanted = name.trim();
+    if let Some((public, _)) = known.iter().find(|(p, _)| p.peer_id.to_string() == wanted) {
+        return Ok(public.clone());
+    }
+
+    let matches: Vec<&PublicIdentity> = known
+        .iter()
+        .filter(|(_, n)| n.eq_ignore_ascii_case(wanted))
+        .map(|(p, _)| p)
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(api::Error::new(
+            ErrorKind::UnknownRecipient,
+            format!("no known peer is called or has the id '{wanted}'"),
+        )),
+        _ => Err(api::Error::new(
+            ErrorKind::AmbiguousRecipient,
+            format!(
+                "{} peers are called '{wanted}'; use a peer id",
+                matches.len()
+            ),
+        )),
+    }
+}
+
+pub(crate) fn storage(e: hark_store::Error) -> api::Error {
+    api::Error::new(ErrorKind::Storage, e.to_string())
+}
+
+fn unavailable() -> api::Error {
+    api::Error::new(ErrorKind::Unavailable, "the node is shutting down")
+}

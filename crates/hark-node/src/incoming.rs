@@ -1,0 +1,130 @@
+//! Messages being fetched from a peer: the header first, then the frames in
+//! batches, then a check of the whole before anything is stored.
+
+use hark_proto::envelope::{Header, SealedFrame, SignedHeader, SignedTrailer};
+use hark_proto::ids::MessageId;
+use hark_proto::wire::MAX_FRAME_BATCH;
+use hark_store::{Direction, MessageRecord};
+use libp2p::PeerId;
+
+use crate::handle::Shared;
+use crate::outgoing::now_ms;
+
+/// Thirty minutes of 20 ms frames: the longest message accepted.
+const MAX_FRAMES: u32 = 30 * 60 * 50;
+
+/// Why a fetch was given up. The message stays with its sender, who offers
+/// it again on the next meeting.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error("header does not verify: {0}")]
+    Header(hark_proto::envelope::EnvelopeError),
+    #[error("this node is not a recipient")]
+    NotForUs,
+    #[error("the message is not complete at the peer")]
+    Incomplete,
+    #[error("the peer claims {0} frames, more than allowed")]
+    TooLong(u32),
+    #[error("the peer sent frames out of order")]
+    OutOfOrder,
+    #[error("the message does not open: {0}")]
+    Open(hark_proto::envelope::EnvelopeError),
+    #[error("store: {0}")]
+    Store(#[from] hark_store::Error),
+}
+
+/// One message being fetched.
+#[derive(Debug)]
+pub(crate) struct Fetch {
+    pub(crate) id: MessageId,
+    pub(crate) from: PeerId,
+    header: SignedHeader,
+    parsed: Header,
+    trailer: SignedTrailer,
+    frame_count: u32,
+    frames: Vec<SealedFrame>,
+}
+
+impl Fetch {
+    /// Starts a fetch from a header response, after checking the header
+    /// and that this node can read the message.
+    pub(crate) fn begin(
+        me: &PeerId,
+        from: PeerId,
+        header: SignedHeader,
+        trailer: Option<SignedTrailer>,
+        frame_count: u32,
+    ) -> Result<Fetch, FetchError> {
+        let parsed = header.verify().map_err(FetchError::Header)?;
+        if !parsed.recipients().contains(me) {
+            return Err(FetchError::NotForUs);
+        }
+        let Some(trailer) = trailer else {
+            return Err(FetchError::Incomplete);
+        };
+        if frame_count == 0 || frame_count > MAX_FRAMES {
+            return Err(FetchError::TooLong(frame_count));
+        }
+
+        Ok(Fetch {
+            id: parsed.id,
+            from,
+            header,
+            parsed,
+            trailer,
+            frame_count,
+            frames: Vec::with_capacity(frame_count.min(MAX_FRAME_BATCH) as usize),
+        })
+    }
+
+    /// Index of the next frame to ask for, and how many.
+    pub(crate) fn next_batch(&self) -> (u32, u32) {
+        let start = self.frames.len() as u32;
+        (start, (self.frame_count - start).min(MAX_FRAME_BATCH))
+    }
+
+    /// Adds a batch; returns whether every frame is here.
+    pub(crate) fn add(&mut self, batch: Vec<SealedFrame>) -> Result<bool, FetchError> {
+        let (start, _) = self.next_batch();
+        let in_order = batch
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.index == start + i as u32);
+        let fits = self.frames.len() + batch.len() <= self.frame_count as usize;
+        if batch.is_empty() || !in_order || !fits {
+            return Err(FetchError::OutOfOrder);
+        }
+
+        self.frames.extend(batch);
+        Ok(self.frames.len() == self.frame_count as usize)
+    }
+
+    /// Checks the whole message (signatures, frame list, every frame opens)
+    /// and stores it, flushed to disk. Blocking. Returns whether it was new.
+    pub(crate) fn finish(self, shared: &Shared) -> Result<bool, FetchError> {
+        let (_, trailer, _) = hark_proto::envelope::open_message(
+            &shared.identity,
+            &self.header,
+            &self.frames,
+            &self.trailer,
+        )
+        .map_err(FetchError::Open)?;
+
+        let record = MessageRecord {
+            header: self.header,
+            trailer: Some(self.trailer),
+            direction: Direction::Incoming,
+            sender: self.parsed.sender,
+            recipients: self.parsed.recipients(),
+            created_at_ms: self.parsed.created_at_ms,
+            stored_at_ms: now_ms(),
+            frame_count: self.frame_count,
+            sample_count: trailer.sample_count,
+        };
+        let inserted = shared
+            .store
+            .insert_message(&self.id, &record, &self.frames, &[])?;
+        shared.store.flush_blocking()?;
+        Ok(inserted)
+    }
+}

@@ -1,0 +1,141 @@
+//! Turning an audio file into a sealed, stored message.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hark_proto::envelope::{Codec, SealedFrame, Sealer, SignedHeader, SignedTrailer};
+use hark_proto::identity::PublicIdentity;
+use hark_proto::ids::MessageId;
+use hark_store::{Direction, MessageRecord};
+use libp2p::PeerId;
+
+use crate::api::{self, ErrorKind};
+use crate::handle::{storage, Shared};
+
+/// A message sealed and ready to store.
+pub(crate) struct Sealed {
+    pub(crate) id: MessageId,
+    pub(crate) header: SignedHeader,
+    pub(crate) frames: Vec<SealedFrame>,
+    pub(crate) trailer: SignedTrailer,
+    /// Everyone but this node.
+    pub(crate) recipients: Vec<PeerId>,
+    pub(crate) sample_count: u64,
+    pub(crate) created_at_ms: u64,
+}
+
+/// Imports, encodes and seals `path` for `recipients` and this node (so the
+/// sender can play and export its own message). Blocking: run it off the
+/// async threads.
+pub(crate) fn seal_file(
+    shared: &Shared,
+    recipients: &[PublicIdentity],
+    path: &Path,
+) -> Result<Sealed, api::Error> {
+    let span = tracing::debug_span!("seal_file", recipients = recipients.len());
+    let _guard = span.enter();
+    let bad_input = |e: &dyn std::fmt::Display| {
+        api::Error::new(ErrorKind::BadInput, format!("{}: {e}", path.display()))
+    };
+
+    let imported = hark_audio::import::read_file(path).map_err(|e| bad_input(&e))?;
+    for warning in &imported.warnings {
+        tracing::warn!(file = %path.display(), %warning, "imported with a warning");
+    }
+    let encoded =
+        hark_audio::codec::encode_pcm(&imported.pcm, shared.bitrate).map_err(|e| bad_input(&e))?;
+    if encoded.packets.is_empty() {
+        return Err(bad_input(&"the file holds no audio"));
+    }
+
+    let codec = Codec {
+        sample_rate: hark_audio::SAMPLE_RATE,
+        frame_samples: hark_audio::FRAME_SAMPLES as u32,
+        pre_skip: encoded.pre_skip,
+        bitrate: shared.bitrate,
+    };
+    seal_packets(
+        shared,
+        recipients,
+        codec,
+        &encoded.packets,
+        encoded.sample_count,
+    )
+}
+
+/// Seals Opus packets as one message from this node.
+pub(crate) fn seal_packets(
+    shared: &Shared,
+    recipients: &[PublicIdentity],
+    codec: Codec,
+    packets: &[Vec<u8>],
+    sample_count: u64,
+) -> Result<Sealed, api::Error> {
+    let internal = |e: &dyn std::fmt::Display| api::Error::new(ErrorKind::Internal, e.to_string());
+    let me = shared.identity.public();
+    let mut audience: Vec<PublicIdentity> = vec![me.clone()];
+    audience.extend(
+        recipients
+            .iter()
+            .filter(|r| r.peer_id != me.peer_id)
+            .cloned(),
+    );
+
+    let created_at_ms = now_ms();
+    let (mut sealer, header) =
+        Sealer::new(&shared.identity, &audience, codec, created_at_ms).map_err(|e| internal(&e))?;
+    let last = packets.len().saturating_sub(1);
+    let frames = packets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| sealer.seal_frame(p, i == last))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| internal(&e))?;
+
+    let id = sealer.id();
+    let trailer = sealer.finish(sample_count).map_err(|e| internal(&e))?;
+    Ok(Sealed {
+        id,
+        header,
+        frames,
+        trailer,
+        recipients: audience[1..].iter().map(|p| p.peer_id).collect(),
+        sample_count,
+        created_at_ms,
+    })
+}
+
+/// Stores a sealed outgoing message, pending for every recipient, and
+/// flushes it to disk before returning its id.
+pub(crate) async fn store(shared: &Shared, sealed: &Sealed) -> Result<MessageId, api::Error> {
+    let me = shared.identity.peer_id();
+    let record = MessageRecord {
+        header: sealed.header.clone(),
+        trailer: Some(sealed.trailer.clone()),
+        direction: Direction::Outgoing,
+        sender: me,
+        recipients: std::iter::once(me)
+            .chain(sealed.recipients.iter().copied())
+            .collect(),
+        created_at_ms: sealed.created_at_ms,
+        stored_at_ms: now_ms(),
+        frame_count: sealed.frames.len() as u32,
+        sample_count: sealed.sample_count,
+    };
+
+    let store = &shared.store;
+    store
+        .insert_message(&sealed.id, &record, &sealed.frames, &sealed.recipients)
+        .map_err(storage)?;
+    store.flush().await.map_err(storage)?;
+    tracing::debug!(msg = %sealed.id, frames = sealed.frames.len(), "message stored");
+    Ok(sealed.id)
+}
+
+/// Milliseconds since the Unix epoch by this machine's clock.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
