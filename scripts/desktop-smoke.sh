@@ -20,22 +20,31 @@ data_dir=""
 say() { printf 'desktop-smoke: %s\n' "$*"; }
 fail() { say "FAIL: $*" >&2; exit 1; }
 
+alive() {
+  # A child that exited stays a zombie until waited for, and kill -0 still
+  # succeeds on it: read its state instead.
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ ${stat##*) } != Z* ]]
+}
+
 stop() {
-  # SIGTERM, then SIGKILL if the process is still there after 5 s.
-  local pid=$1 i
-  [[ -n $pid ]] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
+  # Sends $2 (default TERM), waits up to 10 s, then kills; returns the exit
+  # status the process ended with.
+  local pid=$1 sig=${2:-TERM} i status=0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for i in $(seq 100); do
+    alive "$pid" || break
     sleep 0.1
   done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || status=$?
+  return "$status"
 }
 
 cleanup() {
-  stop "$app_pid"
-  stop "$xvfb_pid"
+  [[ -n $app_pid ]] && { stop "$app_pid" KILL || true; }
+  [[ -n $xvfb_pid ]] && { stop "$xvfb_pid" || true; }
   [[ -n $data_dir ]] && rm -rf "$data_dir"
   return 0
 }
@@ -59,7 +68,7 @@ start_xvfb() {
   xvfb_pid=$!
   for i in $(seq 50); do
     [[ -e /tmp/.X11-unix/X$n ]] && return
-    kill -0 "$xvfb_pid" 2>/dev/null || fail "Xvfb :$n did not start (see $OUT/xvfb.log)"
+    alive "$xvfb_pid" || fail "Xvfb :$n did not start (see $OUT/xvfb.log)"
     sleep 0.1
   done
   fail "Xvfb :$n did not open its socket within 5 s"
@@ -68,7 +77,7 @@ start_xvfb() {
 wait_for_window() {
   local deadline=$((SECONDS + WAIT_SECONDS))
   while ((SECONDS < deadline)); do
-    kill -0 "$app_pid" 2>/dev/null || fail "hark-desktop exited early (see $OUT/desktop.log)"
+    alive "$app_pid" || fail "hark-desktop exited early (see $OUT/desktop.log)"
     if xdotool search --onlyvisible --name '^Hark$' >/dev/null 2>&1; then
       return
     fi
@@ -99,4 +108,23 @@ sleep 3
 import -window root "$OUT/desktop.png"
 colours=$(identify -format %k "$OUT/desktop.png")
 ((colours > MIN_COLOURS)) || fail "screenshot has only $colours colours: the window looks blank"
-say "ok: screenshot $OUT/desktop.png has $colours colours"
+say "screenshot $OUT/desktop.png has $colours colours"
+
+# A second app on the same data dir must refuse with a clear line, not panic.
+second_status=0
+timeout 20 "$APP" --data-dir "$data_dir" >"$OUT/desktop-second.log" 2>&1 || second_status=$?
+((second_status != 0 && second_status != 124)) ||
+  fail "a second hark-desktop on the same data dir exited with $second_status (see $OUT/desktop-second.log)"
+grep -q 'already using' "$OUT/desktop-second.log" ||
+  fail "the second hark-desktop did not say the data dir is in use (see $OUT/desktop-second.log)"
+! grep -q 'panicked' "$OUT/desktop-second.log" || fail "the second hark-desktop panicked"
+say "a second instance on the same data dir is refused"
+
+# SIGTERM must go through the app's exit path, which shuts the node down and
+# removes its control socket.
+status=0
+stop "$app_pid" TERM || status=$?
+app_pid=""
+((status == 0)) || fail "hark-desktop exited with $status after SIGTERM (see $OUT/desktop.log)"
+[[ -z $(find "$data_dir" -type s) ]] || fail "control socket left behind: the node was not shut down"
+say "ok: SIGTERM shut the node down cleanly"
