@@ -152,6 +152,12 @@ impl Identity {
         self.agreement_public
     }
 
+    /// Same signing key, fresh agreement key: a rotated identity.
+    #[cfg(test)]
+    pub(crate) fn with_rotated_agreement_key(&self) -> Identity {
+        Identity::from_parts(self.keypair.clone(), Kem::gen_keypair().0)
+    }
+
     /// The HPKE secret, for unwrapping content keys.
     pub(crate) fn agreement_secret(&self) -> &AgreementSecret {
         &self.agreement
@@ -382,6 +388,29 @@ mod tests {
         assert_eq!(
             Identity::from_bytes(&secret).err(),
             Some(KeyFileError::Checksum)
+        );
+    }
+
+    // A newer layout of another length is reported as a version problem,
+    // and short garbage never panics.
+    #[test]
+    fn key_file_prefix_checks() {
+        let mut newer = b"HARKID\x02".to_vec();
+        newer.extend_from_slice(&[0; 100]);
+        assert_eq!(
+            Identity::from_bytes(&newer).err(),
+            Some(KeyFileError::Version(2))
+        );
+        for len in 0..KEY_FILE_LEN + 2 {
+            assert!(Identity::from_bytes(&vec![0x48; len]).is_err());
+        }
+        let empty = Identity::from_bytes(&[]).err();
+        assert_eq!(
+            empty,
+            Some(KeyFileError::Length {
+                expected: KEY_FILE_LEN,
+                actual: 0
+            })
         );
     }
 

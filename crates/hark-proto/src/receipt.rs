@@ -133,19 +133,23 @@ mod tests {
         Ok(())
     }
 
-    // Flipping any bit of body or signature is caught.
+    // Flipped bits across every field of body and signature are caught.
+    // Sampled (one bit in every fifth byte, rotating through bit positions):
+    // an ed25519 verify costs ~9 ms in a debug build.
     #[test]
     fn tampering_is_detected() {
         let id = Identity::generate();
         let good = SignedReceipt::sign(&id, MessageId([9; 16]), ReceiptKind::Delivered, 7);
-        for bit in 0..good.body.len() * 8 {
+        let body_bits = good.body.len() * 8;
+        let all_bits = body_bits + good.signature.len() * 8;
+        for bit in (0..all_bits).step_by(41) {
             let mut bad = good.clone();
-            bad.body[bit / 8] ^= 1 << (bit % 8);
-            assert_eq!(bad.verify(), Err(EnvelopeError::BadSignature), "bit {bit}");
-        }
-        for bit in 0..good.signature.len() * 8 {
-            let mut bad = good.clone();
-            bad.signature[bit / 8] ^= 1 << (bit % 8);
+            let (field, at) = if bit < body_bits {
+                (&mut bad.body, bit)
+            } else {
+                (&mut bad.signature, bit - body_bits)
+            };
+            field[at / 8] ^= 1 << (at % 8);
             assert_eq!(bad.verify(), Err(EnvelopeError::BadSignature), "bit {bit}");
         }
     }

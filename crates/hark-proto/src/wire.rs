@@ -232,4 +232,216 @@ mod tests {
         assert_eq!(encode(&Response::Refused(RefuseReason::Busy))?, vec![5, 3]);
         Ok(())
     }
+
+    mod props {
+        use std::sync::OnceLock;
+
+        use libp2p_identity::PeerId;
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::envelope::{Audience, Codec, Header, Trailer, Wrap};
+        use crate::receipt::SignedReceipt;
+
+        /// A few real PeerIds to draw from (PeerId has no Arbitrary).
+        fn peers() -> &'static [PeerId] {
+            static PEERS: OnceLock<Vec<PeerId>> = OnceLock::new();
+            PEERS.get_or_init(|| (0..4).map(|_| PeerId::random()).collect())
+        }
+
+        fn arb_peer() -> impl Strategy<Value = PeerId> {
+            (0..4usize).prop_map(|i| peers()[i])
+        }
+
+        fn arb_id() -> impl Strategy<Value = MessageId> {
+            any::<[u8; 16]>().prop_map(MessageId)
+        }
+
+        fn arb_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(any::<u8>(), 0..max)
+        }
+
+        fn arb_profile() -> impl Strategy<Value = SignedProfile> {
+            (arb_bytes(40), arb_bytes(80), arb_bytes(70)).prop_map(|(k, b, s)| SignedProfile {
+                signing_key: k,
+                body: b,
+                signature: s,
+            })
+        }
+
+        fn arb_frame() -> impl Strategy<Value = SealedFrame> {
+            (any::<u32>(), any::<bool>(), arb_bytes(300)).prop_map(|(index, last, ciphertext)| {
+                SealedFrame {
+                    index,
+                    last,
+                    ciphertext,
+                }
+            })
+        }
+
+        fn arb_request() -> impl Strategy<Value = Request> {
+            prop_oneof![
+                arb_profile().prop_map(Request::Hello),
+                prop::collection::vec(arb_id(), 0..20).prop_map(|ids| Request::Offer { ids }),
+                arb_id().prop_map(|id| Request::FetchHeader { id }),
+                (arb_id(), any::<u32>(), any::<u32>())
+                    .prop_map(|(id, start, max)| Request::FetchFrames { id, start, max }),
+                (arb_bytes(40), arb_bytes(80), arb_bytes(70)).prop_map(|(k, b, s)| {
+                    Request::Receipt(SignedReceipt {
+                        signing_key: k,
+                        body: b,
+                        signature: s,
+                    })
+                }),
+            ]
+        }
+
+        fn arb_reason() -> impl Strategy<Value = RefuseReason> {
+            prop_oneof![
+                Just(RefuseReason::TooLarge),
+                Just(RefuseReason::Malformed),
+                Just(RefuseReason::NotAllowed),
+                Just(RefuseReason::Busy),
+            ]
+        }
+
+        fn arb_response() -> impl Strategy<Value = Response> {
+            let header = (
+                arb_bytes(300),
+                arb_bytes(70),
+                prop::option::of((arb_bytes(80), arb_bytes(70))),
+                any::<u32>(),
+            )
+                .prop_map(|(body, signature, trailer, frame_count)| Response::Header {
+                    header: SignedHeader { body, signature },
+                    trailer: trailer.map(|(body, signature)| SignedTrailer { body, signature }),
+                    frame_count,
+                });
+            prop_oneof![
+                arb_profile().prop_map(Response::Hello),
+                Just(Response::Ack),
+                header,
+                prop::collection::vec(arb_frame(), 0..10).prop_map(Response::Frames),
+                Just(Response::NotFound),
+                arb_reason().prop_map(Response::Refused),
+            ]
+        }
+
+        fn arb_wrap() -> impl Strategy<Value = Wrap> {
+            (arb_peer(), any::<[u8; 32]>(), arb_bytes(40), arb_bytes(60)).prop_map(
+                |(recipient, recipient_key, encapped_key, wrapped_key)| Wrap {
+                    recipient,
+                    recipient_key,
+                    encapped_key,
+                    wrapped_key,
+                },
+            )
+        }
+
+        fn arb_header() -> impl Strategy<Value = Header> {
+            let codec = (any::<u32>(), any::<u32>(), any::<u16>(), any::<u32>()).prop_map(
+                |(sample_rate, frame_samples, pre_skip, bitrate)| Codec {
+                    sample_rate,
+                    frame_samples,
+                    pre_skip,
+                    bitrate,
+                },
+            );
+            let audience = prop_oneof![
+                prop::collection::vec(arb_wrap(), 0..5).prop_map(Audience::Direct),
+                any::<[u8; 16]>().prop_map(|channel_id| Audience::Channel { channel_id }),
+            ];
+            (
+                any::<u16>(),
+                arb_id(),
+                arb_peer(),
+                arb_bytes(40),
+                any::<u64>(),
+                codec,
+                audience,
+            )
+                .prop_map(
+                    |(version, id, sender, sender_key, created_at_ms, codec, audience)| Header {
+                        version,
+                        id,
+                        sender,
+                        sender_key,
+                        created_at_ms,
+                        codec,
+                        audience,
+                    },
+                )
+        }
+
+        fn arb_trailer() -> impl Strategy<Value = Trailer> {
+            (arb_id(), any::<u32>(), any::<u64>(), any::<[u8; 32]>()).prop_map(
+                |(id, frame_count, sample_count, frames_hash)| Trailer {
+                    id,
+                    frame_count,
+                    sample_count,
+                    frames_hash,
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            // Requests survive encode/decode unchanged.
+            #[test]
+            fn request_round_trip(req in arb_request()) {
+                prop_assert_eq!(decode::<Request>(&encode(&req)?)?, req);
+            }
+
+            // Responses survive encode/decode unchanged.
+            #[test]
+            fn response_round_trip(resp in arb_response()) {
+                prop_assert_eq!(decode::<Response>(&encode(&resp)?)?, resp);
+            }
+
+            // Headers (any field values) survive encode/decode unchanged.
+            #[test]
+            fn header_round_trip(header in arb_header()) {
+                prop_assert_eq!(decode::<Header>(&encode(&header)?)?, header);
+            }
+
+            // Trailers survive encode/decode unchanged.
+            #[test]
+            fn trailer_round_trip(trailer in arb_trailer()) {
+                prop_assert_eq!(decode::<Trailer>(&encode(&trailer)?)?, trailer);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            // Random bytes never panic any decoder; they only return errors.
+            #[test]
+            fn random_bytes_never_panic(bytes in arb_bytes(600)) {
+                let _ = decode::<Request>(&bytes);
+                let _ = decode::<Response>(&bytes);
+                let _ = decode::<Presence>(&bytes);
+                let _ = decode::<Header>(&bytes);
+                let _ = decode::<Trailer>(&bytes);
+                let _ = decode::<crate::receipt::Receipt>(&bytes);
+                let _ = decode::<crate::profile::Profile>(&bytes);
+            }
+
+            // Corrupting one byte of a valid response decodes or errors, and
+            // whatever decodes re-encodes without panicking.
+            #[test]
+            fn corrupted_valid_bytes_never_panic(
+                resp in arb_response(),
+                pick in any::<prop::sample::Index>(),
+                value in any::<u8>(),
+            ) {
+                let mut bytes = encode(&resp)?;
+                let at = pick.index(bytes.len());
+                bytes[at] = value;
+                if let Ok(decoded) = decode::<Response>(&bytes) {
+                    prop_assert!(encode(&decoded).is_ok());
+                }
+            }
+        }
+    }
 }

@@ -11,6 +11,8 @@
 mod check;
 mod open;
 mod seal;
+#[cfg(test)]
+mod tests;
 
 use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
