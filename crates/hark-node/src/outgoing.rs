@@ -39,8 +39,10 @@ pub(crate) fn seal_file(
     };
 
     let imported = hark_audio::import::read_file(path).map_err(|e| bad_input(&e))?;
-    for warning in &imported.warnings {
-        tracing::warn!(file = %path.display(), %warning, "imported with a warning");
+    // A damaged file (cut short, a bad page) could be sent in part, but the
+    // sender would not know what the recipient hears: refuse it instead.
+    if let Some(warning) = imported.warnings.first() {
+        return Err(bad_input(&format!("damaged audio file: {warning}")));
     }
     let encoded =
         hark_audio::codec::encode_pcm(&imported.pcm, shared.bitrate).map_err(|e| bad_input(&e))?;
