@@ -93,3 +93,57 @@ where
     io.write_all(&body).await?;
     io.flush().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::io::Cursor;
+    use hark_proto::ids::MessageId;
+
+    // A request written by the codec reads back identically.
+    #[tokio::test]
+    async fn request_round_trips() -> Result<(), Box<dyn std::error::Error>> {
+        let request = Request::FetchFrames {
+            id: MessageId::random(),
+            start: 7,
+            max: 500,
+        };
+        let mut buf = Cursor::new(Vec::new());
+        write_message(&mut buf, &request).await?;
+
+        buf.set_position(0);
+        let back: Request = read_message(&mut buf).await?;
+        assert_eq!(back, request);
+        Ok(())
+    }
+
+    // A length prefix above the limit is refused before any allocation.
+    #[tokio::test]
+    async fn oversized_length_is_refused() {
+        let mut prefix = unsigned_varint::encode::usize_buffer();
+        let prefix = unsigned_varint::encode::usize(MAX_WIRE_BYTES + 1, &mut prefix);
+        let mut buf = Cursor::new(prefix.to_vec());
+
+        let err = read_message::<_, Request>(&mut buf).await.err();
+        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+    }
+
+    // A body cut short is an error, not a hang or a panic.
+    #[tokio::test]
+    async fn truncated_body_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
+        let mut buf = Cursor::new(Vec::new());
+        write_message(
+            &mut buf,
+            &Request::Offer {
+                ids: vec![MessageId::random()],
+            },
+        )
+        .await?;
+        let mut bytes = buf.into_inner();
+        bytes.truncate(bytes.len() - 3);
+
+        let result = read_message::<_, Request>(&mut Cursor::new(bytes)).await;
+        assert!(result.is_err());
+        Ok(())
+    }
+}

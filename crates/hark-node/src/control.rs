@@ -200,3 +200,38 @@ fn is_absent(e: &std::io::Error) -> bool {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The JSON shape scripts rely on stays as documented.
+    #[test]
+    fn request_and_reply_shapes() -> Result<(), serde_json::Error> {
+        let send: Request = serde_json::from_str(r#"{"cmd":"send","to":["bob"],"path":"/a.wav"}"#)?;
+        assert_eq!(
+            send,
+            Request::Send {
+                to: vec!["bob".into()],
+                path: "/a.wav".into()
+            }
+        );
+
+        let reply = Reply::Error(api::Error::new(ErrorKind::BadInput, "x.wav: empty file"));
+        let text = serde_json::to_string(&reply)?;
+        assert_eq!(
+            text,
+            r#"{"error":{"kind":"bad_input","message":"x.wav: empty file"}}"#
+        );
+        Ok(())
+    }
+
+    // Clients get a "no node" error, not an I/O error, when none runs.
+    #[tokio::test]
+    async fn connect_without_node() -> Result<(), std::io::Error> {
+        let dir = tempfile::tempdir()?;
+        let result = Client::connect(dir.path()).await;
+        assert!(matches!(result, Err(ConnectError::NoNode(_))));
+        Ok(())
+    }
+}

@@ -317,3 +317,39 @@ pub(crate) fn storage(e: hark_store::Error) -> api::Error {
 fn unavailable() -> api::Error {
     api::Error::new(ErrorKind::Unavailable, "the node is shutting down")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Vec<(PublicIdentity, String)> {
+        ["Bob", "Carol", "carol"]
+            .iter()
+            .map(|n| (Identity::generate().public(), n.to_string()))
+            .collect()
+    }
+
+    // A peer is found by id or by its name, ignoring case.
+    #[test]
+    fn pick_by_id_or_name() -> Result<(), api::Error> {
+        let known = known();
+        let bob = &known[0].0;
+        assert_eq!(pick(&known, &bob.peer_id.to_string())?.peer_id, bob.peer_id);
+        assert_eq!(pick(&known, " BOB ")?.peer_id, bob.peer_id);
+        Ok(())
+    }
+
+    // Unknown and ambiguous names are errors of their own kinds.
+    #[test]
+    fn pick_unknown_and_ambiguous() {
+        let known = known();
+        assert_eq!(
+            pick(&known, "dave").err().map(|e| e.kind),
+            Some(ErrorKind::UnknownRecipient)
+        );
+        assert_eq!(
+            pick(&known, "CAROL").err().map(|e| e.kind),
+            Some(ErrorKind::AmbiguousRecipient)
+        );
+    }
+}

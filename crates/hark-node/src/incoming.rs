@@ -128,3 +128,98 @@ impl Fetch {
         Ok(inserted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hark_proto::envelope::{Codec, Sealer};
+    use hark_proto::identity::Identity;
+
+    struct Made {
+        bob: Identity,
+        header: SignedHeader,
+        frames: Vec<SealedFrame>,
+        trailer: SignedTrailer,
+    }
+
+    fn message(frames: usize) -> Result<Made, Box<dyn std::error::Error>> {
+        let (alice, bob) = (Identity::generate(), Identity::generate());
+        let codec = Codec {
+            sample_rate: 48_000,
+            frame_samples: 960,
+            pre_skip: 312,
+            bitrate: 24_000,
+        };
+        let (mut sealer, header) = Sealer::new(&alice, &[bob.public()], codec, 5)?;
+        let frames = (0..frames)
+            .map(|i| sealer.seal_frame(&[1, 2, 3], i + 1 == frames))
+            .collect::<Result<Vec<_>, _>>()?;
+        let trailer = sealer.finish(frames.len() as u64 * 960)?;
+        Ok(Made {
+            bob,
+            header,
+            frames,
+            trailer,
+        })
+    }
+
+    // Frames arrive in batches of at most MAX_FRAME_BATCH until complete.
+    #[test]
+    fn batches_cover_the_message() -> Result<(), Box<dyn std::error::Error>> {
+        let m = message(1234)?;
+        let from = Identity::generate().peer_id();
+        let mut fetch = Fetch::begin(&m.bob.peer_id(), from, m.header, Some(m.trailer), 1234)?;
+
+        let mut asked = Vec::new();
+        loop {
+            let (start, max) = fetch.next_batch();
+            asked.push((start, max));
+            let batch = m.frames[start as usize..(start + max) as usize].to_vec();
+            if fetch.add(batch)? {
+                break;
+            }
+        }
+        assert_eq!(asked, vec![(0, 500), (500, 500), (1000, 234)]);
+        Ok(())
+    }
+
+    // A batch that skips, repeats or overruns frames abandons the fetch.
+    #[test]
+    fn out_of_order_batch_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+        let m = message(10)?;
+        let from = Identity::generate().peer_id();
+        let begin = || {
+            Fetch::begin(
+                &m.bob.peer_id(),
+                from,
+                m.header.clone(),
+                Some(m.trailer.clone()),
+                10,
+            )
+        };
+
+        assert!(begin()?.add(m.frames[1..4].to_vec()).is_err());
+        assert!(begin()?.add(Vec::new()).is_err());
+        let mut doubled = m.frames.clone();
+        doubled.extend(m.frames.clone());
+        assert!(begin()?.add(doubled).is_err());
+        Ok(())
+    }
+
+    // Only recipients fetch; an incomplete or absurdly long message is not
+    // fetched at all.
+    #[test]
+    fn begin_checks_recipient_and_length() -> Result<(), Box<dyn std::error::Error>> {
+        let m = message(3)?;
+        let stranger = Identity::generate().peer_id();
+        let bob = m.bob.peer_id();
+
+        let not_for_us = Fetch::begin(&stranger, bob, m.header.clone(), Some(m.trailer.clone()), 3);
+        assert!(matches!(not_for_us, Err(FetchError::NotForUs)));
+        let incomplete = Fetch::begin(&bob, bob, m.header.clone(), None, 3);
+        assert!(matches!(incomplete, Err(FetchError::Incomplete)));
+        let huge = Fetch::begin(&bob, bob, m.header, Some(m.trailer), MAX_FRAMES + 1);
+        assert!(matches!(huge, Err(FetchError::TooLong(_))));
+        Ok(())
+    }
+}
