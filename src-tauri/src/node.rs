@@ -79,6 +79,9 @@ async fn forward(mut events: broadcast::Receiver<api::Event>, app: AppHandle) {
                 tracing::debug!(missed, "window fell behind the node's events");
                 emit(&app, RESYNC, ());
             }
+            // The node stopped. When it stopped on its own rather than on
+            // exit, the window is not told: it keeps its last picture and
+            // its next command fails with `unavailable` in its error line.
             Err(RecvError::Closed) => return,
         }
     }

@@ -37,6 +37,9 @@ pub fn run(data_dir: PathBuf) -> ExitCode {
 
 /// Prints a start-up failure the way every one of them is printed.
 pub fn fail(message: &str) -> ExitCode {
+    // Only stderr: someone who started Hark from a desktop menu sees nothing
+    // and the app just does not appear. A native message box is missing
+    // (Tauri's core has none; the dialog plugin would bring one).
     eprintln!("hark-desktop: {message}");
     ExitCode::FAILURE
 }
