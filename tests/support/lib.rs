@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+pub mod netns;
+
 /// Where the speech fixtures live.
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -97,19 +99,38 @@ impl TestNode {
 
     /// Starts a node on an existing data dir (a restart).
     pub fn start_in(name: &str, dir: &Path, peers: &[&str]) -> Result<TestNode> {
+        let mut cmd = Command::new(hark_bin()?);
+        cmd.arg("--data-dir").arg(dir);
+        cmd.args(["node", "--no-mdns", "--name", name]);
+        cmd.args(["--listen", "/ip4/127.0.0.1/tcp/0"]);
+        for p in peers {
+            cmd.args(["--peer", p]);
+        }
+        TestNode::spawn(name, dir, cmd)
+    }
+
+    /// Starts a node inside network namespace `ns` with mDNS on, listening
+    /// on every address of the namespace, with no peer given.
+    pub fn start_in_netns(name: &str, ns: &str) -> Result<TestNode> {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("hark-{name}-"))
+            .tempdir()?;
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns]).arg(hark_bin()?);
+        cmd.arg("--data-dir").arg(tmp.path());
+        cmd.args(["node", "--name", name, "--listen", "/ip4/0.0.0.0/tcp/0"]);
+        cmd.args(["--listen", "/ip4/0.0.0.0/udp/0/quic-v1"]);
+        let mut node = TestNode::spawn(name, tmp.path(), cmd)?;
+        node._tmp = Some(tmp);
+        Ok(node)
+    }
+
+    fn spawn(name: &str, dir: &Path, mut cmd: Command) -> Result<TestNode> {
         std::fs::create_dir_all(dir)?;
         let log = File::options()
             .create(true)
             .append(true)
             .open(dir.join("node.log"))?;
-        let mut cmd = Command::new(hark_bin()?);
-        cmd.arg("--data-dir")
-            .arg(dir)
-            .args(["node", "--no-mdns", "--name", name]);
-        cmd.args(["--listen", "/ip4/127.0.0.1/tcp/0"]);
-        for p in peers {
-            cmd.args(["--peer", p]);
-        }
         cmd.env("HARK_LOG", "warn,hark_node=debug");
         let child = cmd
             .stdin(Stdio::null())
@@ -153,12 +174,17 @@ impl TestNode {
             .context("whoami has no peer_id")?
             .to_string();
         let addrs = me["listen_addrs"].as_array().context("no listen_addrs")?;
-        self.addr = addrs
+        // Prefer loopback, where tests without namespaces listen.
+        let tcp: Vec<&str> = addrs
             .iter()
             .filter_map(Value::as_str)
-            .find(|a| a.contains("/tcp/"))
-            .context("no tcp address")?
-            .to_string();
+            .filter(|a| a.contains("/tcp/"))
+            .collect();
+        let addr = tcp
+            .iter()
+            .find(|a| a.starts_with("/ip4/127."))
+            .or(tcp.first());
+        self.addr = addr.context("no tcp address")?.to_string();
         Ok(())
     }
 
