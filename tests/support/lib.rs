@@ -276,6 +276,26 @@ impl TestNode {
         })
     }
 
+    /// Sends the node SIGINT (Ctrl-C) and returns its exit status.
+    pub fn interrupt(&mut self) -> Result<std::process::ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            bail!("node {} is not running", self.name);
+        };
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-INT", &pid]).status()?;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                child.kill()?;
+                bail!("node {} ignored SIGINT for 15 s", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops the node cleanly (`hark stop`) and waits for it to exit.
     pub fn stop(&mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else {
