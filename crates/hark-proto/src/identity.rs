@@ -473,13 +473,13 @@ mod tests {
         assert_ne!(rotated.safety_number(), number);
     }
 
-    // Fixed keys give a fixed number, so the derivation cannot drift silently.
+    // Fixed keys give a pinned number, so the derivation cannot drift silently
+    // (value recorded from this implementation, not an external vector).
     #[test]
     fn safety_number_known_answer() {
         let number = SafetyNumber::derive(&[1, 2, 3], &[9; 32]);
-        let again = SafetyNumber::derive(&[1, 2, 3], &[9; 32]);
+        assert_eq!(number.as_str(), "93752 29372 97538 53766");
         let other = SafetyNumber::derive(&[1, 2], &[9; 32]);
-        assert_eq!(number, again);
         assert_ne!(number, other);
     }
 }

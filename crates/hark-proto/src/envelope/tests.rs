@@ -632,3 +632,42 @@ fn exhaustive_header_and_trailer_bit_flips() {
         assert_eq!(err, Some(EnvelopeError::BadSignature), "trailer bit {bit}");
     }
 }
+
+// Prints what the envelope costs (not a pass/fail check). Run with
+// cargo test --release -p hark-proto measure_costs -- --ignored --nocapture
+#[test]
+#[ignore = "measurement; run in release with --ignored --nocapture"]
+fn measure_costs() -> TestResult {
+    use std::time::Instant;
+    let [alice, bob, ..] = people() else {
+        unreachable!()
+    };
+    // One minute of 20 ms frames of 80 bytes (about 32 kbit/s).
+    let packets: Vec<Vec<u8>> = (0..3000u32).map(|i| vec![(i % 251) as u8; 80]).collect();
+
+    let start = Instant::now();
+    let msg = seal(alice, &[alice, bob], &packets)?;
+    let sealed = start.elapsed();
+    let start = Instant::now();
+    verify_message(&msg.header, &msg.frames, &msg.trailer)?;
+    let verified = start.elapsed();
+    let start = Instant::now();
+    let opened = open(bob, &msg)?;
+    let opened_in = start.elapsed();
+    assert_eq!(opened.len(), packets.len());
+
+    let start = Instant::now();
+    for _ in 0..100 {
+        msg.header.verify()?;
+    }
+    let header_verify = start.elapsed() / 100;
+    eprintln!(
+        "1 min message (3000 frames x 80 B, 2 recipients): seal {sealed:?}, \
+         verify {verified:?}, open {opened_in:?}; header verify {header_verify:?}; \
+         header {} B, trailer {} B, frame overhead {} B",
+        msg.header.body.len() + msg.header.signature.len(),
+        msg.trailer.body.len() + msg.trailer.signature.len(),
+        msg.frames[0].ciphertext.len() - packets[0].len()
+    );
+    Ok(())
+}
