@@ -2,9 +2,9 @@
 //! 48 kHz mono [`Pcm`].
 //!
 //! The format is sniffed from the content, never taken from the name:
-//! `RIFF....WAVE` goes to [`wav`] (symphonia), `OggS` whose first packet is
-//! `OpusHead` goes to [`ogg`] (ogg + libopus). Both hand back mono samples
-//! at their own rate; [`resample`] brings them to 48 kHz.
+//! `RIFF....WAVE` goes to `wav` (symphonia), `OggS` whose first packet is
+//! `OpusHead` goes to `ogg` (ogg + libopus). Both hand back mono samples
+//! at their own rate; `resample` brings them to 48 kHz.
 //!
 //! Cut-short input: a WAV whose data chunk is shorter than its header says,
 //! and an Ogg Opus stream that stops before its end-of-stream page, are

@@ -214,7 +214,10 @@ fn decode_mono<S: MediaSource + 'static>(
     while mono.len() < frames {
         let packet = match reader.next_packet() {
             Ok(packet) => packet,
-            // End of the data chunk, or of a cut-short file (already warned about).
+            // End of the data chunk, or of a cut-short file (already warned
+            // about). Known loss: symphonia reads up to 1152 frames per packet
+            // and drops a packet the cut leaves incomplete, so a cut-short
+            // file loses up to 1152 frames before its cut, unreported.
             Err(SymphoniaError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(from_symphonia(e)),
         };
