@@ -48,8 +48,9 @@ pub struct Imported {
     pub source_rate: u32,
     /// Channels in the file before down-mixing.
     pub source_channels: u16,
-    /// Things the user may want to know that did not stop the import, one
-    /// sentence each (cut-short data, a misleading file extension, ...).
+    /// Damage that did not stop the import, one sentence each: data cut
+    /// short, a missing end-of-stream mark, ignored multiplexed streams.
+    /// Empty for a sound file; callers may refuse any file with warnings.
     pub warnings: Vec<String>,
 }
 
@@ -101,8 +102,8 @@ pub enum ImportError {
     NoAudio,
 }
 
-/// Reads and decodes an audio file. The format comes from the content; the
-/// extension is used only to warn when it disagrees.
+/// Reads and decodes an audio file. The format comes from the content; an
+/// extension that disagrees is only logged (at debug level).
 pub fn read_file(path: &Path) -> Result<Imported, ImportError> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
@@ -119,7 +120,8 @@ pub fn read_file(path: &Path) -> Result<Imported, ImportError> {
 }
 
 /// Decodes an audio file held in memory. `hint` is the file's extension, if
-/// known; it is used only to warn when it disagrees with the content.
+/// known; the content decides the format, and a disagreeing hint is only
+/// logged (at debug level).
 pub fn read_bytes(bytes: &[u8], hint: Option<&str>) -> Result<Imported, ImportError> {
     let head = &bytes[..bytes.len().min(SNIFF_LEN)];
     let format = sniff(head)?;
@@ -235,7 +237,7 @@ fn guard<T>(decode: impl FnOnce() -> Result<T, ImportError>) -> Result<T, Import
     })
 }
 
-/// Common tail of both formats: resample, check limits, note a misleading name.
+/// Common tail of both formats: resample, check limits, log a misleading name.
 fn finish(decoded: Decoded, format: Format, hint: Option<&str>) -> Result<Imported, ImportError> {
     if decoded.mono.is_empty() {
         return Err(ImportError::NoAudio);
@@ -243,8 +245,11 @@ fn finish(decoded: Decoded, format: Format, hint: Option<&str>) -> Result<Import
     let samples = resample::to_48k(decoded.mono, decoded.mono_rate)?;
     check_length(samples.len() as u64)?;
 
-    let mut warnings = decoded.warnings;
-    warnings.extend(extension_warning(format, hint));
+    // Not a warning: callers treat warnings as damage, and a wrong name is not.
+    if let Some(mismatch) = extension_mismatch(format, hint) {
+        tracing::debug!(%mismatch, "content and file name disagree");
+    }
+    let warnings = decoded.warnings;
     tracing::debug!(
         format = format.name(),
         source_rate = decoded.source_rate,
@@ -270,8 +275,8 @@ fn check_length(samples_48k: u64) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// A warning when the extension names another format than the content.
-fn extension_warning(format: Format, hint: Option<&str>) -> Option<String> {
+/// A note when the extension names another format than the content.
+fn extension_mismatch(format: Format, hint: Option<&str>) -> Option<String> {
     let ext = hint?.trim_start_matches('.').to_ascii_lowercase();
     if format.extensions().contains(&ext.as_str()) {
         return None;
@@ -314,12 +319,12 @@ mod tests {
         assert!(matches!(sniff(&page), Err(ImportError::Unsupported(_))));
     }
 
-    // The extension only produces a warning, and only when it disagrees.
+    // A note is made only when the extension disagrees with the content.
     #[test]
-    fn extension_mismatch_warns() {
-        assert_eq!(extension_warning(Format::Wav, Some("WAV")), None);
-        assert_eq!(extension_warning(Format::OggOpus, None), None);
-        let warning = extension_warning(Format::OggOpus, Some("wav"));
+    fn extension_mismatch_is_noted() {
+        assert_eq!(extension_mismatch(Format::Wav, Some("WAV")), None);
+        assert_eq!(extension_mismatch(Format::OggOpus, None), None);
+        let warning = extension_mismatch(Format::OggOpus, Some("wav"));
         assert_eq!(
             warning.as_deref(),
             Some("the file is ogg opus although its name ends in .wav")
