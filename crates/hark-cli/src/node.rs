@@ -18,7 +18,9 @@ pub(crate) struct Args {
     /// (repeatable).
     #[arg(long, value_parser = crate::parse_addr)]
     peer: Vec<Multiaddr>,
-    /// Carry sealed mail for others with a larger quota.
+    /// Run as the LAN's post office: carry sealed mail for others with a
+    /// 4 GiB quota and 60-day expiry (every node carries 256 MiB for 14
+    /// days by default).
     #[arg(long)]
     mailbox: bool,
     /// Do not find peers with mDNS.
@@ -40,7 +42,9 @@ pub(crate) async fn run(data_dir: PathBuf, args: Args) -> ExitCode {
         config.listen = args.listen;
     }
     config.peers = args.peer;
-    config.mailbox = args.mailbox;
+    if args.mailbox {
+        config.carry = hark_node::CarryPolicy::MAILBOX;
+    }
     config.mdns = !args.no_mdns;
     config.display_name = args.name.map(|n| n.trim().to_string());
     config.bitrate = args.bitrate;

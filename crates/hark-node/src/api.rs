@@ -54,6 +54,8 @@ pub enum MessageState {
     Sent,
     /// Outgoing, every recipient acknowledged it.
     Delivered,
+    /// Outgoing, every recipient played it.
+    Heard,
     /// Incoming, frames still arriving.
     Receiving,
     /// Incoming, complete and stored.
@@ -101,6 +103,14 @@ pub enum Event {
     Message {
         /// The message as it stands now.
         message: MessageSummary,
+    },
+    /// Something went wrong in the background that the user should know
+    /// (a message that could not be stored, a full disk).
+    Problem {
+        /// What kind of trouble.
+        kind: ErrorKind,
+        /// One line for people.
+        message: String,
     },
 }
 

@@ -2,11 +2,36 @@
 //! dials.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use libp2p::Multiaddr;
 
 /// Bitrate of new voice messages unless the user picks another.
 pub const DEFAULT_BITRATE: u32 = 24_000;
+
+/// How much mail for others a node carries, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarryPolicy {
+    /// Most bytes of sealed frames held for others; new mail beyond it is
+    /// not taken. The user's own messages never count against it.
+    pub quota_bytes: u64,
+    /// Carried mail older than this (by this node's clock) is dropped.
+    pub expiry: Duration,
+}
+
+impl CarryPolicy {
+    /// What every node carries by default.
+    pub const DEFAULT: CarryPolicy = CarryPolicy {
+        quota_bytes: 256 << 20,
+        expiry: Duration::from_secs(14 * 24 * 3600),
+    };
+
+    /// What `--mailbox`, the LAN's always-on post office, carries.
+    pub const MAILBOX: CarryPolicy = CarryPolicy {
+        quota_bytes: 4 << 30,
+        expiry: Duration::from_secs(60 * 24 * 3600),
+    };
+}
 
 /// Settings for [`crate::start`].
 #[derive(Debug, Clone)]
@@ -20,9 +45,9 @@ pub struct Config {
     pub peers: Vec<Multiaddr>,
     /// Whether to find peers with mDNS.
     pub mdns: bool,
-    /// Carry mail for others with a larger quota (a later issue; accepted
-    /// now so scripts can pass it).
-    pub mailbox: bool,
+    /// How much mail for others this node carries (see
+    /// [`CarryPolicy::MAILBOX`] for an always-on post office).
+    pub carry: CarryPolicy,
     /// Display name to set (kept in the store); `None` keeps the stored one.
     pub display_name: Option<String>,
     /// Opus bitrate for new messages, in bits per second.
@@ -44,7 +69,7 @@ impl Config {
             listen,
             peers: Vec::new(),
             mdns: true,
-            mailbox: false,
+            carry: CarryPolicy::DEFAULT,
             display_name: None,
             bitrate: DEFAULT_BITRATE,
             control_socket: true,

@@ -43,6 +43,11 @@ pub enum Request {
         /// Where to write.
         path: PathBuf,
     },
+    /// [`NodeHandle::mark_heard`].
+    MarkHeard {
+        /// Message id.
+        id: String,
+    },
     /// [`NodeHandle::shutdown`].
     Shutdown,
 }
@@ -116,6 +121,7 @@ async fn answer(handle: &NodeHandle, line: &str) -> Reply {
         Request::Inbox => json(handle.inbox().await),
         Request::Send { to, path } => json(handle.send_file(to, path).await),
         Request::Export { id, path } => json(handle.export(id, path).await),
+        Request::MarkHeard { id } => json(handle.mark_heard(id).await),
         Request::Shutdown => {
             // Answer first: the node is gone once shutdown returns.
             let handle = handle.clone();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use hark_proto::identity::{Identity, PublicIdentity};
 use hark_proto::ids::MessageId;
-use hark_store::{Contact, Delivery, MessageRecord, Store};
+use hark_store::{Contact, MessageRecord, Store};
 use libp2p::PeerId;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -84,7 +84,11 @@ impl Shared {
             id: id.to_string(),
             direction: match record.direction {
                 hark_store::Direction::Outgoing => api::Direction::Outgoing,
-                hark_store::Direction::Incoming => api::Direction::Incoming,
+                // Carried mail is not listed (see `inbox`); were it, it
+                // came in from a peer.
+                hark_store::Direction::Incoming | hark_store::Direction::Carried => {
+                    api::Direction::Incoming
+                }
             },
             from: record.sender.to_string(),
             from_name: self.name_of(&record.sender),
@@ -103,15 +107,17 @@ impl Shared {
                 None => MessageState::Receiving,
             };
         }
+        // The least advanced recipient sets the state: "delivered" means
+        // everyone has it, "heard" that everyone played it.
         let deliveries = self.store.deliveries(id).unwrap_or_default();
-        let delivered = deliveries
-            .iter()
-            .filter(|(_, d)| matches!(d, Delivery::Delivered { .. }))
-            .count();
-        match delivered {
-            0 if !deliveries.is_empty() => MessageState::Queued,
-            n if n < deliveries.len() => MessageState::Sent,
-            _ => MessageState::Delivered,
+        let least = deliveries.iter().map(|(_, d)| d.rank()).min();
+        let any = deliveries.iter().any(|(_, d)| d.rank() > 0);
+        match least {
+            Some(0) if any => MessageState::Sent,
+            Some(0) => MessageState::Queued,
+            Some(1) => MessageState::Delivered,
+            _ if deliveries.is_empty() => MessageState::Delivered,
+            _ => MessageState::Heard,
         }
     }
 
@@ -199,6 +205,7 @@ impl NodeHandle {
         let messages = self.shared.store.messages().map_err(storage)?;
         let mut out: Vec<MessageSummary> = messages
             .iter()
+            .filter(|(_, record)| record.direction != hark_store::Direction::Carried)
             .map(|(id, record)| self.shared.summary(id, record))
             .collect();
         out.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(a.id.cmp(&b.id)));
@@ -235,6 +242,31 @@ impl NodeHandle {
         tokio::task::spawn_blocking(move || crate::export::export(&shared, &id, &out))
             .await
             .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))?
+    }
+
+    /// Records that the user played message `id` (an incoming one) and
+    /// tells its sender with a signed "heard" receipt, now if connected,
+    /// else at the next meeting. Calling it again changes nothing.
+    pub async fn mark_heard(&self, id: String) -> Result<(), api::Error> {
+        let id: MessageId = id.parse().map_err(|_| {
+            api::Error::new(ErrorKind::BadRequest, format!("'{id}' is not a message id"))
+        })?;
+        let record = self.shared.store.message(&id).map_err(storage)?;
+        let Some(record) = record.filter(|r| r.direction == hark_store::Direction::Incoming) else {
+            return Err(api::Error::new(
+                ErrorKind::NotFound,
+                format!("no received message {id}"),
+            ));
+        };
+
+        let kind = hark_proto::receipt::ReceiptKind::Heard;
+        let receipt = crate::receipts::own(&self.shared, id, kind).map_err(storage)?;
+        self.shared.store.flush().await.map_err(storage)?;
+        self.tell(Command::SendReceipt {
+            receipt,
+            to: record.sender,
+        })
+        .await
     }
 
     /// Live events: peers coming and going, messages stored or changing

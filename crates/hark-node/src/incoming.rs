@@ -43,20 +43,25 @@ pub(crate) struct Fetch {
     trailer: SignedTrailer,
     frame_count: u32,
     frames: Vec<SealedFrame>,
+    /// Mail for others, kept sealed, not opened.
+    pub(crate) carried: bool,
 }
 
 impl Fetch {
-    /// Starts a fetch from a header response, after checking the header
-    /// and that this node can read the message.
+    /// Starts a fetch from a header response, after checking the header.
+    /// A message for this node is fetched to be read; one for others only
+    /// if `may_carry`, to be carried sealed.
     pub(crate) fn begin(
         me: &PeerId,
         from: PeerId,
         header: SignedHeader,
         trailer: Option<SignedTrailer>,
         frame_count: u32,
+        may_carry: bool,
     ) -> Result<Fetch, FetchError> {
         let parsed = header.verify().map_err(FetchError::Header)?;
-        if !parsed.recipients().contains(me) {
+        let carried = !parsed.recipients().contains(me);
+        if carried && !may_carry {
             return Err(FetchError::NotForUs);
         }
         let Some(trailer) = trailer else {
@@ -74,7 +79,13 @@ impl Fetch {
             trailer,
             frame_count,
             frames: Vec::with_capacity(frame_count.min(MAX_FRAME_BATCH) as usize),
+            carried,
         })
+    }
+
+    /// Who made the message.
+    pub(crate) fn sender(&self) -> PeerId {
+        self.parsed.sender
     }
 
     /// Index of the next frame to ask for, and how many.
@@ -99,27 +110,46 @@ impl Fetch {
         Ok(self.frames.len() == self.frame_count as usize)
     }
 
-    /// Checks the whole message (signatures, frame list, every frame opens)
-    /// and stores it, flushed to disk. Blocking. Returns whether it was new.
+    /// Estimated bytes this message takes in the store.
+    pub(crate) fn estimated_bytes(frame_count: u32) -> u64 {
+        // A 24 kbit/s frame is 60 bytes of Opus, 16 of tag, plus framing.
+        u64::from(frame_count) * 100
+    }
+
+    /// Checks the whole message (signatures, frame list, and for our own
+    /// mail that every frame opens) and stores it, flushed to disk.
+    /// Blocking. Returns whether it was new.
     pub(crate) fn finish(self, shared: &Shared) -> Result<bool, FetchError> {
-        let (_, trailer, _) = hark_proto::envelope::open_message(
-            &shared.identity,
-            &self.header,
-            &self.frames,
-            &self.trailer,
-        )
-        .map_err(FetchError::Open)?;
+        let trailer = if self.carried {
+            let checked =
+                hark_proto::envelope::verify_message(&self.header, &self.frames, &self.trailer);
+            checked.map_err(FetchError::Open)?.1
+        } else {
+            let opened = hark_proto::envelope::open_message(
+                &shared.identity,
+                &self.header,
+                &self.frames,
+                &self.trailer,
+            );
+            opened.map_err(FetchError::Open)?.1
+        };
+        let direction = match self.carried {
+            true => Direction::Carried,
+            false => Direction::Incoming,
+        };
 
         let record = MessageRecord {
             header: self.header,
             trailer: Some(self.trailer),
-            direction: Direction::Incoming,
+            direction,
             sender: self.parsed.sender,
             recipients: self.parsed.recipients(),
             created_at_ms: self.parsed.created_at_ms,
             stored_at_ms: now_ms(),
             frame_count: self.frame_count,
             sample_count: trailer.sample_count,
+            bytes: self.frames.iter().map(|f| f.ciphertext.len() as u64).sum(),
+            dropped: false,
         };
         let inserted = shared
             .store
@@ -168,7 +198,14 @@ mod tests {
     fn batches_cover_the_message() -> Result<(), Box<dyn std::error::Error>> {
         let m = message(1234)?;
         let from = Identity::generate().peer_id();
-        let mut fetch = Fetch::begin(&m.bob.peer_id(), from, m.header, Some(m.trailer), 1234)?;
+        let mut fetch = Fetch::begin(
+            &m.bob.peer_id(),
+            from,
+            m.header,
+            Some(m.trailer),
+            1234,
+            false,
+        )?;
 
         let mut asked = Vec::new();
         loop {
@@ -195,6 +232,7 @@ mod tests {
                 m.header.clone(),
                 Some(m.trailer.clone()),
                 10,
+                false,
             )
         };
 
@@ -206,7 +244,7 @@ mod tests {
         Ok(())
     }
 
-    // Only recipients fetch; an incomplete or absurdly long message is not
+    // Only recipients fetch to read, others only to carry; an incomplete or absurdly long message is not
     // fetched at all.
     #[test]
     fn begin_checks_recipient_and_length() -> Result<(), Box<dyn std::error::Error>> {
@@ -214,11 +252,27 @@ mod tests {
         let stranger = Identity::generate().peer_id();
         let bob = m.bob.peer_id();
 
-        let not_for_us = Fetch::begin(&stranger, bob, m.header.clone(), Some(m.trailer.clone()), 3);
+        let not_for_us = Fetch::begin(
+            &stranger,
+            bob,
+            m.header.clone(),
+            Some(m.trailer.clone()),
+            3,
+            false,
+        );
         assert!(matches!(not_for_us, Err(FetchError::NotForUs)));
-        let incomplete = Fetch::begin(&bob, bob, m.header.clone(), None, 3);
+        let carried = Fetch::begin(
+            &stranger,
+            bob,
+            m.header.clone(),
+            Some(m.trailer.clone()),
+            3,
+            true,
+        )?;
+        assert!(carried.carried);
+        let incomplete = Fetch::begin(&bob, bob, m.header.clone(), None, 3, false);
         assert!(matches!(incomplete, Err(FetchError::Incomplete)));
-        let huge = Fetch::begin(&bob, bob, m.header, Some(m.trailer), MAX_FRAMES + 1);
+        let huge = Fetch::begin(&bob, bob, m.header, Some(m.trailer), MAX_FRAMES + 1, false);
         assert!(matches!(huge, Err(FetchError::TooLong(_))));
         Ok(())
     }

@@ -15,6 +15,8 @@
 //! - [`control`] serves the node to local clients (the `hark` command) over
 //!   a Unix socket in the data dir, and is also the client side.
 //! - [`api`] holds the serialisable types both faces see.
+//! - `media` adds players' and recorders' calls to [`NodeHandle`]: a
+//!   message as samples, its waveform, recorded samples sent.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![deny(missing_docs)]
@@ -29,7 +31,10 @@ mod data_dir;
 mod export;
 mod handle;
 mod incoming;
+mod media;
 mod outgoing;
+mod receipts;
+mod sync;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,9 +42,10 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-pub use config::{Config, DEFAULT_BITRATE};
+pub use config::{CarryPolicy, Config, DEFAULT_BITRATE};
 pub use data_dir::socket_path;
 pub use handle::NodeHandle;
+pub use media::MAX_WAVEFORM_BUCKETS;
 
 /// Why a node could not start. None of these leave anything changed.
 #[derive(Debug, thiserror::Error)]

@@ -123,6 +123,12 @@ pub(crate) async fn store(shared: &Shared, sealed: &Sealed) -> Result<MessageId,
         stored_at_ms: now_ms(),
         frame_count: sealed.frames.len() as u32,
         sample_count: sealed.sample_count,
+        bytes: sealed
+            .frames
+            .iter()
+            .map(|f| f.ciphertext.len() as u64)
+            .sum(),
+        dropped: false,
     };
 
     let store = &shared.store;

@@ -49,7 +49,25 @@ pub enum Request {
     },
     /// Deliver a receipt to the message's sender; answered with `Ack`.
     Receipt(SignedReceipt),
+    /// One round of set reconciliation (negentropy) over the messages and
+    /// receipts the two peers share; answered with `Sync`.
+    Sync {
+        /// The initiator's negentropy message.
+        round: Vec<u8>,
+    },
+    /// Hand over receipts the peer lacks; answered with `Ack`.
+    Receipts(Vec<SignedReceipt>),
+    /// Ask for receipts by their reconciliation keys; answered with
+    /// `Receipts`.
+    FetchReceipts {
+        /// Keys found missing by reconciliation (at most
+        /// [`MAX_RECEIPT_BATCH`]).
+        keys: Vec<[u8; 32]>,
+    },
 }
+
+/// Most receipts in one `Receipts` or `FetchReceipts`.
+pub const MAX_RECEIPT_BATCH: usize = 1000;
 
 /// The answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +91,13 @@ pub enum Response {
     NotFound,
     /// The responder will not answer; see the reason.
     Refused(RefuseReason),
+    /// Answer to `Sync`: the responder's negentropy message.
+    Sync {
+        /// The responder's negentropy message.
+        round: Vec<u8>,
+    },
+    /// Answer to `FetchReceipts`.
+    Receipts(Vec<SignedReceipt>),
 }
 
 /// Why a request was refused.
@@ -286,14 +311,20 @@ mod tests {
                 arb_id().prop_map(|id| Request::FetchHeader { id }),
                 (arb_id(), any::<u32>(), any::<u32>())
                     .prop_map(|(id, start, max)| Request::FetchFrames { id, start, max }),
-                (arb_bytes(40), arb_bytes(80), arb_bytes(70)).prop_map(|(k, b, s)| {
-                    Request::Receipt(SignedReceipt {
-                        signing_key: k,
-                        body: b,
-                        signature: s,
-                    })
-                }),
+                arb_receipt().prop_map(Request::Receipt),
+                arb_bytes(200).prop_map(|round| Request::Sync { round }),
+                prop::collection::vec(arb_receipt(), 0..5).prop_map(Request::Receipts),
+                prop::collection::vec(any::<[u8; 32]>(), 0..5)
+                    .prop_map(|keys| Request::FetchReceipts { keys }),
             ]
+        }
+
+        fn arb_receipt() -> impl Strategy<Value = SignedReceipt> {
+            (arb_bytes(40), arb_bytes(80), arb_bytes(70)).prop_map(|(k, b, s)| SignedReceipt {
+                signing_key: k,
+                body: b,
+                signature: s,
+            })
         }
 
         fn arb_reason() -> impl Strategy<Value = RefuseReason> {
@@ -324,6 +355,8 @@ mod tests {
                 prop::collection::vec(arb_frame(), 0..10).prop_map(Response::Frames),
                 Just(Response::NotFound),
                 arb_reason().prop_map(Response::Refused),
+                arb_bytes(200).prop_map(|round| Response::Sync { round }),
+                prop::collection::vec(arb_receipt(), 0..5).prop_map(Response::Receipts),
             ]
         }
 

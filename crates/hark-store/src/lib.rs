@@ -8,8 +8,10 @@
 //!
 //! Trees: `meta` (schema version, settings), `messages` (id -> record),
 //! `frames` (id ‖ index -> sealed frame), `delivery` (id ‖ peer -> state),
-//! `pending` (peer ‖ id -> ()), an index of what each peer still lacks, and
-//! `contacts` (peer -> signed profile and last contact).
+//! `pending` (peer ‖ id -> ()), an index of what each peer still lacks,
+//! `receipts` (id ‖ recipient ‖ kind -> verified receipt), `receipt_keys`
+//! (reconciliation key -> receipts key), and `contacts` (peer -> signed
+//! profile and last contact).
 //!
 //! Durability: sled writes reach the OS when [`Store::flush`] returns; that
 //! survives the process being killed. Whether it survives power loss depends
@@ -24,5 +26,5 @@ pub mod record;
 mod store;
 
 pub use error::{Error, OpenError};
-pub use record::{Contact, Delivery, Direction, MessageRecord};
-pub use store::{Store, SCHEMA_VERSION};
+pub use record::{Contact, Delivery, Direction, MessageRecord, StoredReceipt};
+pub use store::{ReceiptOutcome, Store, SCHEMA_VERSION};

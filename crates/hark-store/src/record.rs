@@ -14,6 +14,9 @@ pub enum Direction {
     Outgoing,
     /// Received from a peer.
     Incoming,
+    /// Mail this node carries for others: sealed, unreadable here, handed
+    /// only to its recipients.
+    Carried,
 }
 
 /// A message as stored: its sealed header and trailer plus what the node
@@ -38,18 +41,59 @@ pub struct MessageRecord {
     pub frame_count: u32,
     /// True length of the speech in samples at 48 kHz.
     pub sample_count: u64,
+    /// Bytes of sealed frames stored, for the carried-mail quota.
+    pub bytes: u64,
+    /// Carried mail whose frames were dropped (every recipient has it, or
+    /// it expired): the record stays as a tombstone so the same message is
+    /// not carried again, and its receipts can still travel.
+    pub dropped: bool,
 }
 
-/// Delivery of one outgoing message to one recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Delivery of one outgoing message to one recipient. The variants are in
+/// the order a message goes through them; a state never moves back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Delivery {
     /// The recipient has not acknowledged it yet.
     Pending,
-    /// The recipient acknowledged it at this time (its clock, Unix ms).
+    /// The recipient stored it, at this time (its clock, Unix ms).
     Delivered {
         /// When, by the recipient's clock.
         at_ms: u64,
     },
+    /// The recipient played it, at this time (its clock, Unix ms).
+    Heard {
+        /// When, by the recipient's clock.
+        at_ms: u64,
+    },
+}
+
+impl Delivery {
+    /// How far along: 0 pending, 1 delivered, 2 heard.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Delivery::Pending => 0,
+            Delivery::Delivered { .. } => 1,
+            Delivery::Heard { .. } => 2,
+        }
+    }
+}
+
+/// A verified receipt as kept here: what it says, and the signed original
+/// to pass on unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredReceipt {
+    /// The reconciliation key (`hark_proto::wire::receipt_key`).
+    pub key: [u8; 32],
+    /// The message it acknowledges.
+    pub id: hark_proto::ids::MessageId,
+    /// Who signed it.
+    pub recipient: PeerId,
+    /// Stored, or played.
+    pub heard: bool,
+    /// The recipient's clock when it signed, Unix ms.
+    pub at_ms: u64,
+    /// The signed receipt.
+    pub signed: hark_proto::receipt::SignedReceipt,
 }
 
 /// A peer this node has met.

@@ -9,7 +9,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use crate::record::{decode, encode};
-use crate::{Contact, Delivery, Error, MessageRecord, OpenError};
+use crate::{Contact, Delivery, Direction, Error, MessageRecord, OpenError, StoredReceipt};
 
 /// The schema this build writes and reads. Bump it, and add a migration in
 /// [`Store::migrate`], whenever a stored type changes shape.
@@ -27,7 +27,21 @@ pub struct Store {
     frames: sled::Tree,
     delivery: sled::Tree,
     pending: sled::Tree,
+    receipts: sled::Tree,
+    receipt_keys: sled::Tree,
     contacts: sled::Tree,
+}
+
+/// What storing a receipt changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// This receipt was stored already; nothing changed.
+    Duplicate,
+    /// Stored; no outgoing delivery state moved (not our message, or an
+    /// older state than the one known).
+    Stored,
+    /// Stored, and the delivery state of our outgoing message moved on.
+    Advanced,
 }
 
 impl std::fmt::Debug for Store {
@@ -51,6 +65,8 @@ impl Store {
             frames: tree("frames")?,
             delivery: tree("delivery")?,
             pending: tree("pending")?,
+            receipts: tree("receipts")?,
+            receipt_keys: tree("receipt_keys")?,
             contacts: tree("contacts")?,
             db,
         };
@@ -169,24 +185,131 @@ impl Store {
         Ok(out)
     }
 
-    /// Records that `peer` acknowledged message `id`. Returns whether this
-    /// changed anything (a second receipt for the same pair does not).
-    pub fn mark_delivered(&self, id: &MessageId, peer: &PeerId, at_ms: u64) -> Result<bool, Error> {
-        let trees = (&self.delivery, &self.pending);
-        let changed = trees.transaction(|(delivery, pending)| {
-            let key = delivery_key(id, peer);
-            let Some(current) = delivery.get(&key)? else {
-                return Ok(false);
+    /// Stores a verified receipt and, for an outgoing message, moves that
+    /// recipient's delivery state forward (never back). The caller has
+    /// checked the signature and that the signer is a recipient.
+    pub fn record_receipt(&self, receipt: &StoredReceipt) -> Result<ReceiptOutcome, Error> {
+        let bytes = encode(receipt, "receipt")?;
+        let key = receipt_store_key(receipt);
+        let new_state = if receipt.heard {
+            Delivery::Heard {
+                at_ms: receipt.at_ms,
+            }
+        } else {
+            Delivery::Delivered {
+                at_ms: receipt.at_ms,
+            }
+        };
+
+        let trees = (
+            &self.receipts,
+            &self.receipt_keys,
+            &self.delivery,
+            &self.pending,
+        );
+        let outcome = trees.transaction(|(receipts, keys, delivery, pending)| {
+            if receipts.get(&key)?.is_some() {
+                return Ok(ReceiptOutcome::Duplicate);
+            }
+            receipts.insert(key.as_slice(), bytes.as_slice())?;
+            keys.insert(&receipt.key, key.as_slice())?;
+
+            let dkey = delivery_key(&receipt.id, &receipt.recipient);
+            let Some(current) = delivery.get(&dkey)? else {
+                return Ok(ReceiptOutcome::Stored);
             };
             let current: Delivery = decode(&current, "delivery").map_err(abort)?;
-            if current != Delivery::Pending {
-                return Ok(false);
+            if current.rank() >= new_state.rank() {
+                return Ok(ReceiptOutcome::Stored);
             }
-            put_delivery(delivery, id, peer, &Delivery::Delivered { at_ms })?;
-            pending.remove(pending_key(peer, id))?;
-            Ok(true)
+            put_delivery(delivery, &receipt.id, &receipt.recipient, &new_state)?;
+            pending.remove(pending_key(&receipt.recipient, &receipt.id))?;
+            Ok(ReceiptOutcome::Advanced)
         })?;
-        Ok(changed)
+        Ok(outcome)
+    }
+
+    /// Every receipt held for message `id`.
+    pub fn receipts_for(&self, id: &MessageId) -> Result<Vec<StoredReceipt>, Error> {
+        let mut out = Vec::new();
+        for item in self.receipts.scan_prefix(id.0) {
+            let (_, value) = item?;
+            out.push(decode(&value, "receipt")?);
+        }
+        Ok(out)
+    }
+
+    /// The receipt with reconciliation key `key`, if held.
+    pub fn receipt_by_key(&self, key: &[u8; 32]) -> Result<Option<StoredReceipt>, Error> {
+        let Some(store_key) = self.receipt_keys.get(key)? else {
+            return Ok(None);
+        };
+        let bytes = self.receipts.get(store_key)?;
+        bytes.map(|b| decode(&b, "receipt")).transpose()
+    }
+
+    /// Drops the frames of a carried message, keeping its record as a
+    /// tombstone (see [`MessageRecord::dropped`]). Returns whether it did.
+    pub fn drop_frames(&self, id: &MessageId) -> Result<bool, Error> {
+        let Some(mut record) = self.message(id)? else {
+            return Ok(false);
+        };
+        if record.dropped {
+            return Ok(false);
+        }
+        record.dropped = true;
+        record.bytes = 0;
+        let record_bytes = encode(&record, "message")?;
+        let frame_keys = self.frame_keys(id)?;
+
+        let trees = (&self.messages, &self.frames);
+        trees.transaction(|(messages, frames)| {
+            messages.insert(&id.0, record_bytes.as_slice())?;
+            for key in &frame_keys {
+                frames.remove(key.as_ref())?;
+            }
+            Ok(())
+        })?;
+        Ok(true)
+    }
+
+    /// Removes a message, its frames, delivery states and receipts.
+    pub fn delete_message(&self, id: &MessageId) -> Result<(), Error> {
+        let frame_keys = self.frame_keys(id)?;
+        let deliveries = self.deliveries(id)?;
+        let receipts = self.receipts_for(id)?;
+
+        let trees = (&self.messages, &self.frames, &self.delivery, &self.pending);
+        trees.transaction(|(messages, frames, delivery, pending)| {
+            messages.remove(&id.0)?;
+            for key in &frame_keys {
+                frames.remove(key.as_ref())?;
+            }
+            for (peer, _) in &deliveries {
+                delivery.remove(delivery_key(id, peer))?;
+                pending.remove(pending_key(peer, id))?;
+            }
+            Ok(())
+        })?;
+        for receipt in receipts {
+            self.receipts.remove(receipt_store_key(&receipt))?;
+            self.receipt_keys.remove(receipt.key)?;
+        }
+        Ok(())
+    }
+
+    fn frame_keys(&self, id: &MessageId) -> Result<Vec<sled::IVec>, Error> {
+        let keys = self.frames.scan_prefix(id.0).keys();
+        Ok(keys.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Bytes of carried mail held (frames of undropped carried messages).
+    pub fn carried_bytes(&self) -> Result<u64, Error> {
+        let all = self.messages()?;
+        let carried = all
+            .iter()
+            .filter(|(_, r)| r.direction == Direction::Carried);
+        Ok(carried.map(|(_, r)| r.bytes).sum())
     }
 
     /// Delivery state of an outgoing message, per recipient.
@@ -292,6 +415,13 @@ fn put_delivery(
 fn frame_key(id: &MessageId, index: u32) -> Vec<u8> {
     let mut key = id.0.to_vec();
     key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// Receipts sort by message, then signer, then kind.
+fn receipt_store_key(receipt: &StoredReceipt) -> Vec<u8> {
+    let mut key = delivery_key(&receipt.id, &receipt.recipient);
+    key.push(u8::from(receipt.heard));
     key
 }
 

@@ -5,7 +5,22 @@ use anyhow::Result;
 use hark_proto::envelope::{Codec, SealedFrame, Sealer, SignedHeader, SignedTrailer};
 use hark_proto::identity::Identity;
 use hark_proto::ids::MessageId;
-use hark_store::{Delivery, Direction, MessageRecord, OpenError, Store};
+use hark_proto::receipt::{ReceiptKind, SignedReceipt};
+use hark_store::{
+    Delivery, Direction, MessageRecord, OpenError, ReceiptOutcome, Store, StoredReceipt,
+};
+
+fn receipt(by: &Identity, id: MessageId, kind: ReceiptKind, at_ms: u64) -> StoredReceipt {
+    let signed = SignedReceipt::sign(by, id, kind, at_ms);
+    StoredReceipt {
+        key: *blake3::hash(&[&id.0[..], &[kind as u8]].concat()).as_bytes(),
+        id,
+        recipient: by.peer_id(),
+        heard: kind == ReceiptKind::Heard,
+        at_ms,
+        signed,
+    }
+}
 
 struct Sample {
     id: MessageId,
@@ -38,6 +53,8 @@ fn sample(sender: &Identity, to: &Identity, packets: usize) -> Result<Sample> {
         stored_at_ms: 1_001,
         frame_count: packets as u32,
         sample_count: packets as u64 * 960,
+        bytes: frames.iter().map(|f| f.ciphertext.len() as u64).sum(),
+        dropped: false,
     };
     Ok(Sample { id, record, frames })
 }
@@ -61,28 +78,80 @@ fn message_is_stored_whole_and_once() -> Result<()> {
     Ok(())
 }
 
-// Pending until the receipt, delivered after, and a repeated receipt is
-// not a change.
+// Pending until the receipt, delivered after, heard later; a repeated or
+// older receipt is not a change, and the state never moves back.
 #[test]
-fn delivery_moves_from_pending_to_delivered_once() -> Result<()> {
+fn delivery_moves_forward_once() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path())?;
+    let (alice, bob) = (Identity::generate(), Identity::generate());
+    let s = sample(&alice, &bob, 3)?;
+    store.insert_message(&s.id, &s.record, &s.frames, &[bob.peer_id()])?;
+    assert_eq!(store.pending_for(&bob.peer_id())?, vec![s.id]);
+    assert!(store.pending_for(&alice.peer_id())?.is_empty());
+
+    let delivered = receipt(&bob, s.id, ReceiptKind::Delivered, 77);
+    let heard = receipt(&bob, s.id, ReceiptKind::Heard, 90);
+    assert_eq!(store.record_receipt(&delivered)?, ReceiptOutcome::Advanced);
+    assert_eq!(store.record_receipt(&delivered)?, ReceiptOutcome::Duplicate);
+    assert!(store.pending_for(&bob.peer_id())?.is_empty());
+    assert_eq!(store.record_receipt(&heard)?, ReceiptOutcome::Advanced);
+
+    // One receipt per recipient and kind: a second, re-signed one is a
+    // duplicate.
+    let resigned = receipt(&bob, s.id, ReceiptKind::Delivered, 60);
+    assert_eq!(store.record_receipt(&resigned)?, ReceiptOutcome::Duplicate);
+    assert_eq!(
+        store.deliveries(&s.id)?,
+        vec![(bob.peer_id(), Delivery::Heard { at_ms: 90 })]
+    );
+    assert_eq!(store.receipt_by_key(&heard.key)?, Some(heard));
+    Ok(())
+}
+
+// A delivered receipt that arrives after the heard one is kept (to pass
+// on) but does not move the state back.
+#[test]
+fn older_receipt_does_not_move_state_back() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
     let (alice, bob) = (Identity::generate(), Identity::generate());
     let s = sample(&alice, &bob, 3)?;
     store.insert_message(&s.id, &s.record, &s.frames, &[bob.peer_id()])?;
 
-    assert_eq!(store.pending_for(&bob.peer_id())?, vec![s.id]);
-    assert!(store.pending_for(&alice.peer_id())?.is_empty());
-    assert!(store.mark_delivered(&s.id, &bob.peer_id(), 77)?);
-    assert!(!store.mark_delivered(&s.id, &bob.peer_id(), 78)?);
-
-    assert!(store.pending_for(&bob.peer_id())?.is_empty());
+    let heard = receipt(&bob, s.id, ReceiptKind::Heard, 90);
+    let delivered = receipt(&bob, s.id, ReceiptKind::Delivered, 77);
+    assert_eq!(store.record_receipt(&heard)?, ReceiptOutcome::Advanced);
+    assert_eq!(store.record_receipt(&delivered)?, ReceiptOutcome::Stored);
     assert_eq!(
         store.deliveries(&s.id)?,
-        vec![(bob.peer_id(), Delivery::Delivered { at_ms: 77 })]
+        vec![(bob.peer_id(), Delivery::Heard { at_ms: 90 })]
     );
-    // A receipt from someone who was never a recipient changes nothing.
-    assert!(!store.mark_delivered(&s.id, &Identity::generate().peer_id(), 79)?);
+    assert_eq!(store.receipts_for(&s.id)?.len(), 2);
+    Ok(())
+}
+
+// A carried message's frames can be dropped, leaving a tombstone; deleting
+// removes everything about it.
+#[test]
+fn carried_mail_is_dropped_then_deleted() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path())?;
+    let (alice, bob) = (Identity::generate(), Identity::generate());
+    let mut s = sample(&alice, &bob, 20)?;
+    s.record.direction = Direction::Carried;
+    store.insert_message(&s.id, &s.record, &s.frames, &[])?;
+    assert_eq!(store.carried_bytes()?, s.record.bytes);
+
+    assert!(store.drop_frames(&s.id)?);
+    assert!(store.frames(&s.id, 0, 100)?.is_empty());
+    assert!(store.message(&s.id)?.is_some_and(|r| r.dropped));
+    assert_eq!(store.carried_bytes()?, 0);
+
+    store.record_receipt(&receipt(&bob, s.id, ReceiptKind::Delivered, 5))?;
+    store.delete_message(&s.id)?;
+    assert!(store.message(&s.id)?.is_none());
+    assert!(store.receipts_for(&s.id)?.is_empty());
     Ok(())
 }
 
