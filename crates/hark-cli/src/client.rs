@@ -103,6 +103,10 @@ fn print_whoami(me: &WhoAmI) {
     println!("peer id:       {}", me.peer_id);
     println!("safety number: {}", me.safety_number);
     println!("data dir:      {}", me.data_dir);
+    println!(
+        "carrying:      {} messages for others ({} bytes)",
+        me.carrying, me.carrying_bytes
+    );
     for addr in &me.listen_addrs {
         println!("listening:     {addr}");
     }

@@ -17,6 +17,10 @@ pub struct WhoAmI {
     pub listen_addrs: Vec<String>,
     /// Directory holding the key file and the store.
     pub data_dir: String,
+    /// Sealed messages this node carries for others (not readable here).
+    pub carrying: u64,
+    /// Bytes of those messages' frames.
+    pub carrying_bytes: u64,
 }
 
 /// A peer this node knows of.

@@ -175,12 +175,20 @@ impl NodeHandle {
     pub async fn whoami(&self) -> Result<WhoAmI, api::Error> {
         let addrs = self.ask(Command::ListenAddrs).await?;
         let me = self.peer_id();
+        let messages = self.shared.store.messages().map_err(storage)?;
+        let carried = messages
+            .iter()
+            .filter(|(_, r)| r.direction == hark_store::Direction::Carried && !r.dropped);
+        let (carrying, carrying_bytes) =
+            carried.fold((0, 0), |(n, b), (_, r)| (n + 1, b + r.bytes));
         Ok(WhoAmI {
             peer_id: me.to_string(),
             display_name: self.shared.display_name(),
             safety_number: self.shared.identity.public().safety_number().to_string(),
             listen_addrs: addrs.iter().map(|a| format!("{a}/p2p/{me}")).collect(),
             data_dir: self.shared.dir.path().display().to_string(),
+            carrying,
+            carrying_bytes,
         })
     }
 
