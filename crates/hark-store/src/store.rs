@@ -149,6 +149,55 @@ impl Store {
         Ok(inserted)
     }
 
+    /// Stores the record of a message whose frames are still coming (live:
+    /// `trailer` is `None`), pending for `pending_for`. Returns `false`,
+    /// changing nothing, if the id is stored already.
+    pub fn begin_message(
+        &self,
+        id: &MessageId,
+        record: &MessageRecord,
+        pending_for: &[PeerId],
+    ) -> Result<bool, Error> {
+        self.insert_message(id, record, &[], pending_for)
+    }
+
+    /// Adds frames to a message (a frame stored already is overwritten with
+    /// the same bytes; callers check frames before storing them).
+    pub fn put_frames(&self, id: &MessageId, frames: &[SealedFrame]) -> Result<(), Error> {
+        let mut batch = sled::Batch::default();
+        for frame in frames {
+            batch.insert(frame_key(id, frame.index), encode(frame, "frame")?);
+        }
+        self.frames.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Indices below `count` with no frame stored, in order.
+    pub fn missing_frames(&self, id: &MessageId, count: u32) -> Result<Vec<u32>, Error> {
+        let mut missing = Vec::new();
+        let mut expected = 0u32;
+        for key in self.frames.scan_prefix(id.0).keys() {
+            let key = key?;
+            let Ok(index) = <[u8; 4]>::try_from(&key[16..]) else {
+                continue;
+            };
+            let index = u32::from_be_bytes(index);
+            if index >= count {
+                break;
+            }
+            missing.extend(expected..index);
+            expected = index + 1;
+        }
+        missing.extend(expected..count);
+        Ok(missing)
+    }
+
+    /// Replaces a message's record (e.g. when its trailer arrives).
+    pub fn update_message(&self, id: &MessageId, record: &MessageRecord) -> Result<(), Error> {
+        self.messages.insert(id.0, encode(record, "message")?)?;
+        Ok(())
+    }
+
     /// Whether a message with this id is stored.
     pub fn contains(&self, id: &MessageId) -> Result<bool, Error> {
         Ok(self.messages.contains_key(id.0)?)

@@ -190,3 +190,33 @@ fn newer_schema_is_refused() -> Result<()> {
         other => anyhow::bail!("expected NewerSchema, got {other:?}"),
     }
 }
+
+// A live message grows frame by frame; gaps are found exactly.
+#[test]
+fn live_message_grows_and_gaps_are_found() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path())?;
+    let (alice, bob) = (Identity::generate(), Identity::generate());
+    let s = sample(&alice, &bob, 10)?;
+    let mut record = s.record.clone();
+    record.trailer = None;
+
+    assert!(store.begin_message(&s.id, &record, &[])?);
+    assert!(!store.begin_message(&s.id, &record, &[])?);
+    let some: Vec<_> = s
+        .frames
+        .iter()
+        .filter(|f| ![2, 3, 7].contains(&f.index))
+        .cloned()
+        .collect();
+    store.put_frames(&s.id, &some)?;
+    assert_eq!(store.missing_frames(&s.id, 10)?, vec![2, 3, 7]);
+    assert_eq!(store.missing_frames(&s.id, 12)?, vec![2, 3, 7, 10, 11]);
+
+    store.put_frames(&s.id, &s.frames)?;
+    assert!(store.missing_frames(&s.id, 10)?.is_empty());
+    store.update_message(&s.id, &s.record)?;
+    assert_eq!(store.frames(&s.id, 0, 100)?, s.frames);
+    assert_eq!(store.message(&s.id)?, Some(s.record));
+    Ok(())
+}
