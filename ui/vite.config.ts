@@ -15,6 +15,7 @@ export default defineConfig({
   },
   test: {
     include: ["src/**/*.test.ts"],
-    environment: "node",
+    // A DOM for the view tests; the pure modules do not mind it.
+    environment: "happy-dom",
   },
 });

@@ -13,6 +13,8 @@ Starts a Hark node and opens its window.
 Options:
   --data-dir DIR  Where the key, the store and the control socket live
                   (default: $HARK_DATA_DIR, else ~/.local/share/hark)
+  --print-bindings
+                  Print the TypeScript bindings for the window and stop
   -h, --help      Print this help
   -V, --version   Print the version";
 
@@ -28,6 +30,8 @@ pub enum Request {
     Help,
     /// Print the version and stop.
     Version,
+    /// Print the generated TypeScript bindings and stop.
+    Bindings,
 }
 
 /// Why the command line could not be understood. Retrying the same command
@@ -61,6 +65,7 @@ pub fn parse(
         match arg.to_str() {
             Some("-h" | "--help") => return Ok(Request::Help),
             Some("-V" | "--version") => return Ok(Request::Version),
+            Some("--print-bindings") => return Ok(Request::Bindings),
             Some("--data-dir") => flag_dir = Some(args.next().ok_or(ArgsError::MissingValue)?),
             Some(s) if s.starts_with("--data-dir=") => {
                 flag_dir = Some(s["--data-dir=".len()..].into())

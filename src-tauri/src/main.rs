@@ -1,29 +1,46 @@
-//! `hark-desktop`: Hark's desktop window, a thin Tauri 2 shell over the
+//! `hark-desktop`: Hark's desktop app, a thin Tauri 2 shell over the
 //! `hark-node` library. The window itself is the web front end in `ui/`.
 //!
 //! - [`args`] reads `--data-dir` / `HARK_DATA_DIR`.
-//! - [`shell`] builds the Tauri app: starts the node in `setup`, opens the
-//!   window, stops the node on exit.
+//! - [`shell`] builds the Tauri app: plugins, setup (node, state, window),
+//!   tray and hotkey, and the exit path that stops the node.
+//! - [`bindings`] registers every command and event once, for the invoke
+//!   handler and for the generated `ui/src/bindings.ts`.
+//! - [`commands`] are what the window calls; [`types`] what crosses into
+//!   it (mirrors of `hark_node::api` with `specta::Type`).
 //! - [`node`] holds the running node as managed state and forwards its
-//!   events to the window as `hark://event`.
-//! - [`commands`] are what the window calls: `whoami`, `peers`, `inbox`.
+//!   events to the window.
+//! - [`audio`] plays messages (through [`stretch`] for 1.5x/2x at the same
+//!   pitch) and records new ones; [`sound`] opens the devices.
+//! - [`ptt`] is push-to-talk, shared by the record button and [`hotkey`].
+//! - [`tray`] is the tray icon; [`desktop`] the app's state, notifications,
+//!   cue sounds and single instance; [`settings`] the settings file;
+//!   [`logging`] the rotating log file.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![deny(missing_docs)]
 
 mod args;
+mod audio;
+mod bindings;
 mod commands;
+mod desktop;
+mod hotkey;
+mod logging;
 mod node;
+mod ptt;
+mod settings;
 mod shell;
+mod sound;
+mod stretch;
+mod tray;
+mod types;
 
 use std::process::ExitCode;
 
 use args::Request;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    init_logging();
-
     let request = args::parse(
         std::env::args_os().skip(1),
         std::env::var_os("HARK_DATA_DIR"),
@@ -39,6 +56,13 @@ fn main() -> ExitCode {
             println!("hark-desktop {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Ok(Request::Bindings) => match bindings::typescript() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => shell::fail(&format!("cannot generate the bindings: {e}")),
+        },
         Err(e) => shell::fail(&e.to_string()),
     }
 }
@@ -52,15 +76,10 @@ fn start(data_dir: std::path::PathBuf) -> ExitCode {
              for a headless node run `hark node`",
         );
     }
+    // The data dir must exist before the log file can go in it; the node
+    // would create it a moment later anyway.
+    if let Err(e) = std::fs::create_dir_all(&data_dir) {
+        return shell::fail(&format!("cannot create {}: {e}", data_dir.display()));
+    }
     shell::run(data_dir)
-}
-
-fn init_logging() {
-    // RUST_LOG overrides; by default only warnings, which never carry keys,
-    // plaintext or audio.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

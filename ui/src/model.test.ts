@@ -2,18 +2,22 @@ import { describe, expect, it } from "vitest";
 
 import {
   applyEvent,
-  counterpart,
+  conversation,
+  conversations,
   describeError,
   emptyState,
   formatDuration,
   formatTime,
+  messageLabel,
   nameOf,
+  senderName,
   shortId,
   sortMessages,
   sortPeers,
   stateLabel,
-  type MessageSummary,
-  type PeerInfo,
+  unreadCount,
+  type Message,
+  type Peer,
   type State,
 } from "./model";
 
@@ -21,19 +25,20 @@ const ALICE = "12D3KooWAliceAliceAliceAliceAliceAliceAlice01";
 const BOB = "12D3KooWBobBobBobBobBobBobBobBobBobBobBobBob02";
 const CAROL = "12D3KooWCarolCarolCarolCarolCarolCarolCarol03";
 
-function peer(peer_id: string, display_name: string, online: boolean): PeerInfo {
+export function peer(peer_id: string, display_name: string, online: boolean): Peer {
   return { peer_id, display_name, online, safety_number: "12345 67890", last_seen_ms: 0 };
 }
 
-function message(id: string, created_at_ms: number, extra: Partial<MessageSummary> = {}): MessageSummary {
+export function message(id: string, created_at_ms: number, extra: Partial<Message> = {}): Message {
   return {
     id,
     direction: "incoming",
     from: BOB,
     from_name: "Bob",
     to: [ALICE],
+    to_names: ["Alice"],
     created_at_ms,
-    duration_ms: 1000,
+    duration_ms: 5000,
     state: "received",
     ...extra,
   };
@@ -45,6 +50,8 @@ const me: State["me"] = {
   safety_number: "11111 22222",
   listen_addrs: [],
   data_dir: "/tmp/a",
+  carrying: 0,
+  carrying_bytes: 0,
 };
 
 describe("shortId", () => {
@@ -87,7 +94,7 @@ describe("formatTime", () => {
   });
 });
 
-describe("sortPeers", () => {
+describe("sorting", () => {
   // Online peers come first, then alphabetical by name.
   it("puts online peers first, then by name", () => {
     const sorted = sortPeers([
@@ -97,28 +104,20 @@ describe("sortPeers", () => {
     ]);
     expect(sorted.map((p) => p.display_name)).toEqual(["Bob", "Alice", "Carol"]);
   });
-});
 
-describe("sortMessages", () => {
-  // Newest first; two messages made in the same millisecond order by id.
-  it("puts the newest first and breaks ties by id", () => {
+  // Reading order: oldest first; same-millisecond messages order by id.
+  it("puts messages oldest first and breaks ties by id", () => {
     const sorted = sortMessages([message("b", 10), message("c", 30), message("a", 10)]);
-    expect(sorted.map((m) => m.id)).toEqual(["c", "a", "b"]);
+    expect(sorted.map((m) => m.id)).toEqual(["a", "b", "c"]);
   });
 });
 
 describe("applyEvent", () => {
-  // A peer coming online for the first time is added.
-  it("adds a new peer", () => {
-    const next = applyEvent(emptyState, { type: "peer_online", peer: peer(BOB, "Bob", true) });
-    expect(next.peers).toEqual([peer(BOB, "Bob", true)]);
-  });
-
-  // A known peer coming online again is replaced, not duplicated.
-  it("replaces a known peer", () => {
-    const state = { ...emptyState, peers: [peer(BOB, "Bob", false)] };
-    const next = applyEvent(state, { type: "peer_online", peer: peer(BOB, "Robert", true) });
-    expect(next.peers).toEqual([peer(BOB, "Robert", true)]);
+  // A peer coming online for the first time is added, then replaced, not duplicated.
+  it("adds and replaces peers", () => {
+    const added = applyEvent(emptyState, { type: "peer_online", peer: peer(BOB, "Bob", true) });
+    const renamed = applyEvent(added, { type: "peer_online", peer: peer(BOB, "Robert", true) });
+    expect(renamed.peers).toEqual([peer(BOB, "Robert", true)]);
   });
 
   // Going offline keeps the peer but clears its online flag; others are untouched.
@@ -136,15 +135,49 @@ describe("applyEvent", () => {
     expect(next.messages.map((m) => m.state)).toEqual(["received"]);
   });
 
-  // An event kind from a newer node leaves the state as it was.
-  it("ignores unknown events", () => {
-    const unknown = { type: "typing", peer_id: BOB } as unknown as Parameters<typeof applyEvent>[1];
-    expect(applyEvent(emptyState, unknown)).toBe(emptyState);
+  // Problems and unknown kinds leave the lists as they were.
+  it("ignores events that are not list changes", () => {
+    const problem = applyEvent(emptyState, { type: "problem", kind: "storage", message: "full" });
+    expect(problem).toBe(emptyState);
   });
 });
 
-describe("names", () => {
-  const state: State = { me, peers: [peer(BOB, "Bob", true)], messages: [] };
+describe("conversations", () => {
+  const state: State = {
+    me,
+    peers: [peer(BOB, "Bob", true), peer(CAROL, "Carol", false)],
+    messages: [
+      message("b1", 100),
+      message("b2", 300),
+      message("c1", 200, { direction: "outgoing", from: ALICE, to: [CAROL] }),
+      message("b3", 400, { state: "receiving" }),
+    ],
+    marks: { [BOB]: 100 },
+  };
+
+  // Each peer's conversation holds the messages to and from them, oldest first.
+  it("groups messages by peer", () => {
+    expect(conversation(state, BOB).map((m) => m.id)).toEqual(["b1", "b2", "b3"]);
+    expect(conversation(state, CAROL).map((m) => m.id)).toEqual(["c1"]);
+  });
+
+  // Unread: complete incoming messages after the read mark (not ones still arriving, not our own).
+  it("counts unread messages", () => {
+    expect(unreadCount(state, BOB)).toBe(1);
+    expect(unreadCount(state, CAROL)).toBe(0);
+  });
+
+  // The list is newest conversation first, with names, presence and counts.
+  it("lists conversations", () => {
+    expect(conversations(state)).toEqual([
+      { peerId: BOB, name: "Bob", online: true, unread: 1, lastAt: 400 },
+      { peerId: CAROL, name: "Carol", online: false, unread: 0, lastAt: 200 },
+    ]);
+  });
+});
+
+describe("names and labels", () => {
+  const state: State = { ...emptyState, me, peers: [peer(BOB, "Bob", true)] };
 
   // Known peers by name, unknown ones by short id, this node as "me".
   it("names peers", () => {
@@ -155,23 +188,23 @@ describe("names", () => {
     ]);
   });
 
-  // Outgoing lines list the recipients other than this node.
-  it("describes outgoing messages by recipient", () => {
-    const out = message("m", 0, { direction: "outgoing", from: ALICE, to: [BOB, CAROL, ALICE] });
-    expect(counterpart(state, out)).toBe("To Bob, …lCarol03");
+  // Our own messages are "You"; others by their sender's name.
+  it("names senders", () => {
+    expect(senderName(state, message("m", 0))).toBe("Bob");
+    expect(senderName(state, message("m", 0, { direction: "outgoing" }))).toBe("You");
   });
 
-  // Incoming lines use the sender's name from the message.
-  it("describes incoming messages by sender", () => {
-    expect(counterpart(state, message("m", 0))).toBe("From Bob");
+  // A screen reader hears sender, length, position and state.
+  it("labels a message for screen readers", () => {
+    const at = Date.now();
+    const label = messageLabel(state, message("m", at), 2_000, at);
+    expect(label).toMatch(/^Voice message from Bob, 0:05, at 0:02, .+, Received$/);
   });
-});
 
-describe("labels and errors", () => {
   // Every delivery state has its own words.
   it("labels states", () => {
     expect(stateLabel("receiving")).toBe("Receiving…");
-    expect(stateLabel("delivered")).toBe("Delivered");
+    expect(stateLabel("heard")).toBe("Heard");
   });
 
   // The shell's {kind, message} errors, JS errors and bare strings all read well.

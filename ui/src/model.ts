@@ -1,66 +1,29 @@
 // The window's data and the pure functions that shape it: no DOM, no Tauri,
-// so every rule here runs under Vitest. The types mirror the node's
-// `hark_node::api` module (crates/hark-node/src/api.rs) field for field.
+// so every rule here runs under Vitest. The types come from the bindings
+// generated from Rust (bindings.ts), never written by hand.
 
-/** Who this node is (`api::WhoAmI`). */
-export interface WhoAmI {
-  peer_id: string;
-  display_name: string;
-  safety_number: string;
-  listen_addrs: string[];
-  data_dir: string;
-}
+import type {
+  ApiError,
+  Me,
+  Message,
+  MessageState,
+  NodeEvent,
+  Peer,
+  ReadMarks,
+} from "./bindings";
 
-/** A peer this node knows of (`api::PeerInfo`). */
-export interface PeerInfo {
-  peer_id: string;
-  display_name: string;
-  safety_number: string;
-  online: boolean;
-  last_seen_ms: number;
-}
+export type { ApiError, Me, Message, MessageState, NodeEvent, Peer, ReadMarks };
 
-export type Direction = "outgoing" | "incoming";
-
-export type MessageState =
-  | "queued"
-  | "sent"
-  | "delivered"
-  | "receiving"
-  | "received";
-
-/** One line of the inbox (`api::MessageSummary`). */
-export interface MessageSummary {
-  id: string;
-  direction: Direction;
-  from: string;
-  from_name: string;
-  to: string[];
-  created_at_ms: number;
-  duration_ms: number;
-  state: MessageState;
-}
-
-/** A live change in the node (`api::Event`, tagged by `type`). */
-export type HarkEvent =
-  | { type: "peer_online"; peer: PeerInfo }
-  | { type: "peer_offline"; peer_id: string }
-  | { type: "message"; message: MessageSummary };
-
-/** A failed request as the shell returns it (`api::Error`). */
-export interface ApiError {
-  kind: string;
-  message: string;
-}
-
-/** Everything the window shows. */
+/** Everything the window shows from the node. */
 export interface State {
-  me: WhoAmI | null;
-  peers: PeerInfo[];
-  messages: MessageSummary[];
+  me: Me | null;
+  peers: Peer[];
+  messages: Message[];
+  /** Newest message time seen, per conversation (peer id). */
+  marks: Record<string, number>;
 }
 
-export const emptyState: State = { me: null, peers: [], messages: [] };
+export const emptyState: State = { me: null, peers: [], messages: [], marks: {} };
 
 /** How many trailing characters of a peer id make its short form. */
 const SHORT_ID_LENGTH = 8;
@@ -112,7 +75,7 @@ export function formatTime(ms: number, nowMs: number, fmt: TimeFormat = {}): str
 }
 
 /** Peers to show: online ones first, then by name, then by id. */
-export function sortPeers(peers: readonly PeerInfo[]): PeerInfo[] {
+export function sortPeers(peers: readonly Peer[]): Peer[] {
   return [...peers].sort(
     (a, b) =>
       Number(b.online) - Number(a.online) ||
@@ -121,10 +84,10 @@ export function sortPeers(peers: readonly PeerInfo[]): PeerInfo[] {
   );
 }
 
-/** Messages to show: newest first; equal times keep a stable order by id. */
-export function sortMessages(messages: readonly MessageSummary[]): MessageSummary[] {
+/** Messages in reading order: oldest first, as chat apps show them. */
+export function sortMessages(messages: readonly Message[]): Message[] {
   return [...messages].sort(
-    (a, b) => b.created_at_ms - a.created_at_ms || compareText(a.id, b.id),
+    (a, b) => a.created_at_ms - b.created_at_ms || compareText(a.id, b.id),
   );
 }
 
@@ -136,7 +99,7 @@ function compareText(a: string, b: string): number {
 }
 
 /** The state after one live event; the input state is left untouched. */
-export function applyEvent(state: State, event: HarkEvent): State {
+export function applyEvent(state: State, event: NodeEvent): State {
   switch (event.type) {
     case "peer_online":
       return { ...state, peers: upsert(state.peers, event.peer, (p) => p.peer_id) };
@@ -153,7 +116,7 @@ export function applyEvent(state: State, event: HarkEvent): State {
         messages: upsert(state.messages, event.message, (m) => m.id),
       };
     default:
-      // A newer node may send kinds this window does not know: ignore them.
+      // A newer shell may send kinds this window does not know: ignore them.
       return state;
   }
 }
@@ -176,20 +139,76 @@ export function nameOf(state: State, peerId: string): string {
   return peer?.display_name || shortId(peerId);
 }
 
-/** "From Alice" or "To Bob, Carol": who a message is between. */
-export function counterpart(state: State, message: MessageSummary): string {
-  if (message.direction === "incoming") {
-    return `From ${message.from_name || nameOf(state, message.from)}`;
+/** The sender's name as the list shows it: "You" for this node. */
+export function senderName(state: State, message: Message): string {
+  if (message.direction === "outgoing") {
+    return "You";
   }
-  const others = message.to.filter((id) => id !== state.me?.peer_id);
-  const names = others.map((id) => nameOf(state, id));
-  return `To ${names.length > 0 ? names.join(", ") : "me"}`;
+  return message.from_name || nameOf(state, message.from);
+}
+
+/** The peers a message is between, this node left out. */
+export function partiesOf(state: State, message: Message): string[] {
+  const me = state.me?.peer_id;
+  const ids = message.direction === "incoming" ? [message.from] : message.to;
+  return ids.filter((id) => id !== me);
+}
+
+/** The messages of the conversation with `peerId`, in reading order. */
+export function conversation(state: State, peerId: string): Message[] {
+  return sortMessages(state.messages.filter((m) => partiesOf(state, m).includes(peerId)));
+}
+
+/** One line of the conversation list. */
+export interface ConversationSummary {
+  peerId: string;
+  name: string;
+  online: boolean;
+  unread: number;
+  lastAt: number;
+}
+
+/** Incoming, complete messages newer than the conversation's read mark. */
+export function unreadCount(state: State, peerId: string): number {
+  const mark = state.marks[peerId] ?? 0;
+  return state.messages.filter(
+    (m) =>
+      m.direction === "incoming" &&
+      m.state === "received" &&
+      m.from === peerId &&
+      m.created_at_ms > mark,
+  ).length;
+}
+
+/** Conversations with at least one message, the most recent first. */
+export function conversations(state: State): ConversationSummary[] {
+  const latest = new Map<string, number>();
+  for (const message of state.messages) {
+    for (const peerId of partiesOf(state, message)) {
+      latest.set(peerId, Math.max(latest.get(peerId) ?? 0, message.created_at_ms));
+    }
+  }
+  return [...latest.entries()]
+    .map(([peerId, lastAt]) => ({
+      peerId,
+      name: nameOf(state, peerId),
+      online: state.peers.some((p) => p.peer_id === peerId && p.online),
+      unread: unreadCount(state, peerId),
+      lastAt,
+    }))
+    .sort((a, b) => b.lastAt - a.lastAt || compareText(a.peerId, b.peerId));
+}
+
+/** The newest creation time in a conversation, for its read mark. */
+export function newestAt(messages: readonly Message[]): number {
+  return messages.reduce((max, m) => Math.max(max, m.created_at_ms), 0);
 }
 
 const STATE_LABELS: Record<MessageState, string> = {
   queued: "Queued",
   sent: "Sent",
   delivered: "Delivered",
+  heard: "Heard",
   receiving: "Receiving…",
   received: "Received",
 };
@@ -197,6 +216,27 @@ const STATE_LABELS: Record<MessageState, string> = {
 /** The words shown for a delivery state. */
 export function stateLabel(state: MessageState): string {
   return STATE_LABELS[state] ?? state;
+}
+
+/**
+ * What a screen reader says for a message: sender, length, position,
+ * state, as WhatsApp and Signal read their voice notes.
+ */
+export function messageLabel(
+  state: State,
+  message: Message,
+  positionMs: number,
+  nowMs: number,
+): string {
+  const parts = [
+    `Voice message from ${senderName(state, message)}`,
+    formatDuration(message.duration_ms),
+  ];
+  if (positionMs > 0) {
+    parts.push(`at ${formatDuration(positionMs)}`);
+  }
+  parts.push(formatTime(message.created_at_ms, nowMs), stateLabel(message.state));
+  return parts.join(", ");
 }
 
 /** A one-line text for a failed request, whatever shape the error came in. */
@@ -210,7 +250,7 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
-function isApiError(value: unknown): value is ApiError {
+export function isApiError(value: unknown): value is ApiError {
   return (
     typeof value === "object" &&
     value !== null &&
