@@ -6,13 +6,16 @@ use std::path::PathBuf;
 
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
-Usage: hark-desktop [--data-dir DIR]
+Usage: hark-desktop [--data-dir DIR] [--peer ADDR]... [--no-mdns]
 
 Starts a Hark node and opens its window.
 
 Options:
   --data-dir DIR  Where the key, the store and the control socket live
                   (default: $HARK_DATA_DIR, else ~/.local/share/hark)
+  --peer ADDR     A peer to dial, and redial while away, where multicast
+                  does not reach (a multiaddr; repeatable)
+  --no-mdns       Do not find peers with mDNS
   --print-bindings
                   Print the TypeScript bindings for the window and stop
   -h, --help      Print this help
@@ -25,6 +28,8 @@ pub enum Request {
     Run {
         /// The data dir, already resolved.
         data_dir: PathBuf,
+        /// How the node finds peers.
+        network: Network,
     },
     /// Print [`USAGE`] and stop.
     Help,
@@ -34,14 +39,23 @@ pub enum Request {
     Bindings,
 }
 
+/// How the node finds peers, from `--peer` and `--no-mdns`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Network {
+    /// Multiaddrs to dial, as given (the node checks them at start).
+    pub peers: Vec<String>,
+    /// Whether mDNS is off.
+    pub no_mdns: bool,
+}
+
 /// Why the command line could not be understood. Retrying the same command
 /// fails the same way: the user has to change the arguments or environment.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ArgsError {
-    /// `--data-dir` came last, with no directory after it.
-    #[error("--data-dir needs a directory")]
-    MissingValue,
+    /// `--data-dir` or `--peer` came last, with no value after it.
+    #[error("{0} needs a value")]
+    MissingValue(&'static str),
     /// An argument this program does not know.
     #[error("unknown argument {0:?} (try --help)")]
     Unknown(String),
@@ -60,13 +74,21 @@ pub fn parse(
     default_dir: Option<PathBuf>,
 ) -> Result<Request, ArgsError> {
     let mut flag_dir = None;
+    let mut network = Network::default();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.to_str() {
             Some("-h" | "--help") => return Ok(Request::Help),
             Some("-V" | "--version") => return Ok(Request::Version),
             Some("--print-bindings") => return Ok(Request::Bindings),
-            Some("--data-dir") => flag_dir = Some(args.next().ok_or(ArgsError::MissingValue)?),
+            Some("--no-mdns") => network.no_mdns = true,
+            Some("--peer") => {
+                let addr = args.next().ok_or(ArgsError::MissingValue("--peer"))?;
+                network.peers.push(addr.to_string_lossy().into_owned());
+            }
+            Some("--data-dir") => {
+                flag_dir = Some(args.next().ok_or(ArgsError::MissingValue("--data-dir"))?)
+            }
             Some(s) if s.starts_with("--data-dir=") => {
                 flag_dir = Some(s["--data-dir=".len()..].into())
             }
@@ -80,7 +102,7 @@ pub fn parse(
         .map(PathBuf::from)
         .or(default_dir)
         .ok_or(ArgsError::NoDataDir)?;
-    Ok(Request::Run { data_dir })
+    Ok(Request::Run { data_dir, network })
 }
 
 #[cfg(test)]
@@ -94,6 +116,7 @@ mod tests {
     fn run(dir: &str) -> Request {
         Request::Run {
             data_dir: PathBuf::from(dir),
+            network: Network::default(),
         }
     }
 
@@ -147,12 +170,34 @@ mod tests {
     fn bad_arguments() {
         assert_eq!(
             parse(args(&["--data-dir"]), None, None),
-            Err(ArgsError::MissingValue)
+            Err(ArgsError::MissingValue("--data-dir"))
         );
         assert_eq!(
             parse(args(&["--verbose"]), None, None),
             Err(ArgsError::Unknown("--verbose".into()))
         );
+    }
+
+    // Peers collect in order; --no-mdns turns discovery off.
+    #[test]
+    fn peers_and_mdns() -> Result<(), ArgsError> {
+        let request = parse(
+            args(&[
+                "--peer",
+                "/ip4/1.2.3.4/tcp/1",
+                "--no-mdns",
+                "--peer",
+                "/ip4/5.6.7.8/tcp/2",
+            ]),
+            None,
+            Some("/c".into()),
+        )?;
+        let Request::Run { network, .. } = request else {
+            panic!("expected a run request, got {request:?}");
+        };
+        assert_eq!(network.peers, ["/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2"]);
+        assert!(network.no_mdns);
+        Ok(())
     }
 
     // Help and version stop before the data dir is even looked at.

@@ -148,10 +148,7 @@ impl Audio {
     pub fn start_recording(&self, input_device: Option<String>) -> Result<(), ApiError> {
         let mut recording = lock(&self.recording);
         if recording.is_some() {
-            return Err(ApiError::new(
-                ErrorKind::BadRequest,
-                "already recording",
-            ));
+            return Err(ApiError::new(ErrorKind::BadRequest, "already recording"));
         }
         let input = sound::open_input(input_device.as_deref())?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -202,7 +199,13 @@ fn play_loop(
         if reported.elapsed() >= REPORT_EVERY {
             reported = Instant::now();
             let position_ms = samples_to_ms(stretcher.position());
-            send(updates, PlaybackUpdate::Position { position_ms, duration_ms });
+            send(
+                updates,
+                PlaybackUpdate::Position {
+                    position_ms,
+                    duration_ms,
+                },
+            );
         }
         let Some(block) = stretcher.next_block() else {
             output.drain();
@@ -249,7 +252,8 @@ fn record_loop(
             }
         }
     }
-    input.close();
+    // The device's last partial frame, or what it held when it failed.
+    recorded.extend(input.close());
     recorded
 }
 

@@ -40,12 +40,7 @@ macro_rules! app_builder {
                 mark_read,
                 log_dir,
             ])
-            .events(collect_events![
-                NodeEvent,
-                Resync,
-                Notice,
-                SettingsChanged
-            ])
+            .events(collect_events![NodeEvent, Resync, Notice, SettingsChanged])
             .constant("MAX_WAVEFORM_BUCKETS", hark_node::MAX_WAVEFORM_BUCKETS)
             .constant("BITRATES", crate::settings::BITRATES)
     };
@@ -118,9 +113,15 @@ mod tests {
             .collect();
         assert!(invoked.len() >= 19, "found only {invoked:?}");
         for command in invoked {
-            assert!(build.contains(&format!("\"{command}\"")), "build.rs lacks {command}");
+            assert!(
+                build.contains(&format!("\"{command}\"")),
+                "build.rs lacks {command}"
+            );
             let permission = format!("allow-{}", command.replace('_', "-"));
-            assert!(capability.contains(&permission), "main.json lacks {permission}");
+            assert!(
+                capability.contains(&permission),
+                "main.json lacks {permission}"
+            );
         }
         Ok(())
     }

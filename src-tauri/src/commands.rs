@@ -74,7 +74,10 @@ pub async fn play(
     updates: Channel<PlaybackUpdate>,
 ) -> Reply<()> {
     if !(0.5..=3.0).contains(&speed) {
-        return Err(ApiError::new(ErrorKind::BadRequest, format!("speed {speed}")));
+        return Err(ApiError::new(
+            ErrorKind::BadRequest,
+            format!("speed {speed}"),
+        ));
     }
     let pcm = node.handle()?.message_pcm(id).await?;
     let output = desktop.settings().output_device;
@@ -194,7 +197,10 @@ pub async fn save_settings<R: Runtime>(
     }
     if new.display_name != old.display_name || new.bitrate != old.bitrate {
         node.restart(&new, app.clone()).await.map_err(|e| {
-            ApiError::new(ErrorKind::Unavailable, format!("cannot restart the node: {e}"))
+            ApiError::new(
+                ErrorKind::Unavailable,
+                format!("cannot restart the node: {e}"),
+            )
         })?;
     }
     Ok(new)

@@ -78,7 +78,11 @@ impl Desktop {
     }
 
     /// Marks the conversation with `peer` read up to `up_to_ms`.
-    pub fn mark_read(&self, peer: &str, up_to_ms: f64) -> Result<ReadMarks, crate::types::ApiError> {
+    pub fn mark_read(
+        &self,
+        peer: &str,
+        up_to_ms: f64,
+    ) -> Result<ReadMarks, crate::types::ApiError> {
         let mut marks = lock(&self.marks);
         marks.mark(peer, up_to_ms);
         marks.save(&self.data_dir)?;
@@ -128,7 +132,10 @@ pub fn on_node_event<R: Runtime>(app: &AppHandle<R>, event: &api::Event) {
     };
     tray::show_state(app, icon);
 
-    if message.state == api::MessageState::Received && settings.notifications && !settings.mute_incoming {
+    if message.state == api::MessageState::Received
+        && settings.notifications
+        && !settings.mute_incoming
+    {
         notify(app, message);
     }
 }
@@ -214,7 +221,10 @@ pub fn show_running(data_dir: &Path) -> bool {
         let Ok(mut stream) = UnixStream::connect(instance_socket(data_dir)).await else {
             return false;
         };
-        stream.write_all(format!("{SHOW}\n").as_bytes()).await.is_ok()
+        stream
+            .write_all(format!("{SHOW}\n").as_bytes())
+            .await
+            .is_ok()
     })
 }
 

@@ -66,7 +66,10 @@ pub fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> HotkeyStatus 
     let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
     let problem = match shortcut.parse::<Shortcut>() {
         Err(e) => Some(format!("\"{shortcut}\" is not a shortcut: {e}")),
-        Ok(parsed) => shortcuts.on_shortcut(parsed, on_event).err().map(|e| e.to_string()),
+        Ok(parsed) => shortcuts
+            .on_shortcut(parsed, on_event)
+            .err()
+            .map(|e| e.to_string()),
     };
     let status = HotkeyStatus {
         shortcut: shortcut.to_string(),

@@ -77,9 +77,7 @@ pub fn init(data_dir: &Path, level: LogLevel) -> LogControl {
     }
 }
 
-fn open_file(
-    dir: &Path,
-) -> Option<(tracing_appender::non_blocking::NonBlocking, WorkerGuard)> {
+fn open_file(dir: &Path) -> Option<(tracing_appender::non_blocking::NonBlocking, WorkerGuard)> {
     // The appender prunes old files by listing the folder: it must exist.
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!("hark-desktop: no log file in {}: {e}", dir.display());

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         hark_node::Config::default_data_dir(),
     );
     match request {
-        Ok(Request::Run { data_dir }) => start(data_dir),
+        Ok(Request::Run { data_dir, network }) => start(data_dir, network),
         Ok(Request::Help) => {
             println!("{}", args::USAGE);
             ExitCode::SUCCESS
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn start(data_dir: std::path::PathBuf) -> ExitCode {
+fn start(data_dir: std::path::PathBuf, network: args::Network) -> ExitCode {
     // Without a display GTK would abort deep inside Tauri; say what to do
     // instead.
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
@@ -81,5 +81,5 @@ fn start(data_dir: std::path::PathBuf) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(&data_dir) {
         return shell::fail(&format!("cannot create {}: {e}", data_dir.display()));
     }
-    shell::run(data_dir)
+    shell::run(data_dir, network)
 }

@@ -10,6 +10,7 @@ use hark_node::{api, Config, Node, NodeHandle, StartError};
 use tauri::{AppHandle, Runtime};
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use crate::args::Network;
 use crate::settings::Settings;
 use crate::types::{ApiError, ErrorKind, NodeEvent, Resync};
 
@@ -22,6 +23,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The running node, as Tauri's managed state.
 pub struct Running {
     data_dir: PathBuf,
+    network: Network,
     current: Mutex<Current>,
 }
 
@@ -35,10 +37,16 @@ struct Current {
 impl Running {
     /// Starts the node and waits until it listens. Blocks the calling
     /// thread, which must not be one of the async runtime's own.
-    pub fn start(data_dir: &Path, settings: &Settings) -> Result<Running, StartError> {
-        let node = tauri::async_runtime::block_on(hark_node::start(config(data_dir, settings)))?;
+    pub fn start(
+        data_dir: &Path,
+        network: &Network,
+        settings: &Settings,
+    ) -> Result<Running, StartError> {
+        let config = config(data_dir, network, settings)?;
+        let node = tauri::async_runtime::block_on(hark_node::start(config))?;
         Ok(Running {
             data_dir: data_dir.to_path_buf(),
+            network: network.clone(),
             current: Mutex::new(Current {
                 handle: Some(node.handle()),
                 node: Some(node),
@@ -80,7 +88,7 @@ impl Running {
         app: AppHandle<R>,
     ) -> Result<(), StartError> {
         self.stop_async().await;
-        let node = start_when_free(config(&self.data_dir, settings)).await?;
+        let node = start_when_free(config(&self.data_dir, &self.network, settings)?).await?;
         *self.lock() = Current {
             handle: Some(node.handle()),
             node: Some(node),
@@ -137,12 +145,19 @@ async fn start_when_free(config: Config) -> Result<Node, StartError> {
     }
 }
 
-/// The node's configuration from the desktop settings.
-fn config(data_dir: &Path, settings: &Settings) -> Config {
+/// The node's configuration from the command line and the settings.
+fn config(data_dir: &Path, network: &Network, settings: &Settings) -> Result<Config, StartError> {
     let mut config = Config::new(data_dir.to_path_buf());
     config.display_name = settings.display_name.clone();
     config.bitrate = settings.bitrate;
-    config
+    config.mdns = !network.no_mdns;
+    for peer in &network.peers {
+        let addr = peer
+            .parse()
+            .map_err(|e| StartError::Network(format!("--peer {peer}: {e}")))?;
+        config.peers.push(addr);
+    }
+    Ok(config)
 }
 
 async fn forward<R: Runtime>(mut events: broadcast::Receiver<api::Event>, app: AppHandle<R>) {

@@ -112,7 +112,10 @@ impl Settings {
             Some(name) => Some(check_name(name)?),
         };
         if !BITRATES.contains(&self.bitrate) {
-            return Err(bad(format!("bitrate {} is not one of {BITRATES:?}", self.bitrate)));
+            return Err(bad(format!(
+                "bitrate {} is not one of {BITRATES:?}",
+                self.bitrate
+            )));
         }
         if self.hotkey.trim().is_empty() {
             return Err(bad("the hotkey is empty".into()));

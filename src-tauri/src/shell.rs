@@ -13,6 +13,7 @@ use tauri::{App, AppHandle, Manager, RunEvent, Runtime, WebviewWindowBuilder, Wi
 use tauri_specta::Builder;
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::args::Network;
 use crate::audio::Audio;
 use crate::desktop::{self, Desktop};
 use crate::hotkey::{self, Hotkey};
@@ -23,11 +24,14 @@ use crate::{bindings, tray};
 
 /// Runs the app until it is quit. Start-up failures are printed as one
 /// line on stderr and give a non-zero exit code.
-pub fn run(data_dir: PathBuf) -> ExitCode {
+pub fn run(data_dir: PathBuf, network: Network) -> ExitCode {
     let settings = Settings::load(&data_dir);
     let log = logging::init(&data_dir, settings.log_level);
     if desktop::show_running(&data_dir) {
-        println!("Hark is already running on {}; its window is shown", data_dir.display());
+        println!(
+            "Hark is already running on {}; its window is shown",
+            data_dir.display()
+        );
         return ExitCode::SUCCESS;
     }
 
@@ -44,7 +48,7 @@ pub fn run(data_dir: PathBuf) -> ExitCode {
         )
         .invoke_handler(bindings.invoke_handler())
         .setup(move |app| {
-            if setup(app, &bindings, &data_dir, settings, log) {
+            if setup(app, &bindings, &data_dir, &network, settings, log) {
                 add_desktop_parts(app.handle());
             }
             Ok(())
@@ -83,13 +87,14 @@ pub fn setup<R: Runtime>(
     app: &mut App<R>,
     bindings: &Builder<R>,
     data_dir: &Path,
+    network: &Network,
     settings: Settings,
     log: LogControl,
 ) -> bool {
     // A failed setup hook makes Tauri panic, so failures here ask the event
     // loop to exit with code 1 instead of returning an error.
     bindings.mount_events(app);
-    let running = match Running::start(data_dir, &settings) {
+    let running = match Running::start(data_dir, network, &settings) {
         Ok(running) => running,
         Err(e) => {
             exit_failed(app.handle(), &format!("cannot start the Hark node: {e}"));
@@ -220,7 +225,11 @@ mod tests {
         let mut app = mock_builder()
             .invoke_handler(handler)
             .setup(move |app| {
-                assert!(setup(app, &bindings, &data_dir, settings, log));
+                let network = Network {
+                    peers: Vec::new(),
+                    no_mdns: true,
+                };
+                assert!(setup(app, &bindings, &data_dir, &network, settings, log));
                 Ok(())
             })
             // The real context, so the real capabilities decide what the

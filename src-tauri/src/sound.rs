@@ -1,5 +1,7 @@
 //! The sound devices behind the player and the recorder, as two small
 //! traits so the audio threads do not care where samples go or come from.
+//! The real ones are `hark_audio::device` (cpal): [`Capture`] and
+//! [`Playback`] convert whatever the device offers to 48 kHz mono.
 //!
 //! `HARK_AUDIO=null` replaces the devices for tests on machines without
 //! sound: output is discarded at real-time pace, and input is read from
@@ -9,6 +11,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use hark_audio::device::{self, Capture, Playback};
 use hark_audio::SAMPLE_RATE;
 
 use crate::types::{ApiError, ErrorKind};
@@ -28,8 +31,9 @@ pub trait Output: Send {
 pub trait Input: Send {
     /// The next block of samples; waits until one is there.
     fn read(&mut self) -> Result<Vec<f32>, ApiError>;
-    /// Stops the device.
-    fn close(&mut self);
+    /// Stops the device and returns what it captured that `read` has not
+    /// returned yet (also after a failure).
+    fn close(&mut self) -> Vec<f32>;
 }
 
 /// The names of the input and output devices, for settings.
@@ -80,20 +84,120 @@ pub fn devices() -> Devices {
     device_list()
 }
 
-fn device_output(_name: Option<&str>) -> Result<Box<dyn Output>, ApiError> {
-    Err(no_device("no sound output: device support is not built yet"))
+fn device_output(name: Option<&str>) -> Result<Box<dyn Output>, ApiError> {
+    let playback = Playback::start(name).map_err(|e| device_error("speakers", &e))?;
+    Ok(Box::new(DeviceOutput {
+        playback,
+        pushed: 0,
+    }))
 }
 
-fn device_input(_name: Option<&str>) -> Result<Box<dyn Input>, ApiError> {
-    Err(no_device("no microphone: device support is not built yet"))
+fn device_input(name: Option<&str>) -> Result<Box<dyn Input>, ApiError> {
+    let capture = Capture::start(name).map_err(|e| device_error("microphone", &e))?;
+    Ok(Box::new(DeviceInput {
+        capture: Some(capture),
+    }))
 }
 
 fn device_list() -> Devices {
-    Devices::default()
+    let names = |list: Result<Vec<device::DeviceInfo>, device::DeviceError>| {
+        list.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "cannot list sound devices");
+            Vec::new()
+        })
+        .into_iter()
+        .map(|d| d.name)
+        .collect()
+    };
+    Devices {
+        inputs: names(device::list_inputs()),
+        outputs: names(device::list_outputs()),
+    }
 }
 
-fn no_device(message: &str) -> ApiError {
-    ApiError::new(ErrorKind::Device, message)
+/// A device failure in words for the window, naming which device.
+fn device_error(what: &str, e: &device::DeviceError) -> ApiError {
+    let advice = match e {
+        device::DeviceError::NoDevice => "; is one plugged in and the sound server running?",
+        device::DeviceError::NotFound(_) => "; pick another in Settings",
+        device::DeviceError::Denied => "; allow Hark to use it in the system settings",
+        _ => "",
+    };
+    ApiError::new(ErrorKind::Device, format!("{what}: {e}{advice}"))
+}
+
+/// Queued audio the player keeps ahead of the device: enough to ride out
+/// a scheduling hiccup, little enough that pause and seek feel immediate.
+const AHEAD: u64 = 4_800;
+
+/// How long draining waits at most for the device to play what is queued.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+struct DeviceOutput {
+    playback: Playback,
+    /// 48 kHz samples pushed so far.
+    pushed: u64,
+}
+
+impl Output for DeviceOutput {
+    fn write(&mut self, block: &[f32]) -> Result<(), ApiError> {
+        let failed = |e: device::DeviceError| device_error("speakers", &e);
+        self.playback.push(block).map_err(failed)?;
+        self.pushed += block.len() as u64;
+        // Hold the caller back to real time, topping up the device's ring.
+        while self.pushed.saturating_sub(self.playback.position()) > AHEAD {
+            std::thread::sleep(Duration::from_millis(5));
+            self.playback.push(&[]).map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) {
+        if let Err(e) = self.playback.finish() {
+            tracing::debug!(error = %e, "speakers failed at the end");
+            return;
+        }
+        let started = Instant::now();
+        while self.playback.position() < self.pushed && started.elapsed() < DRAIN_LIMIT {
+            std::thread::sleep(Duration::from_millis(10));
+            if self.playback.push(&[]).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+struct DeviceInput {
+    /// Taken by `close`.
+    capture: Option<Capture>,
+}
+
+impl Input for DeviceInput {
+    fn read(&mut self) -> Result<Vec<f32>, ApiError> {
+        let Some(capture) = self.capture.as_mut() else {
+            return Ok(Vec::new());
+        };
+        loop {
+            let frames = capture
+                .read_frames()
+                .map_err(|e| device_error("microphone", &e))?;
+            if !frames.is_empty() {
+                return Ok(frames.concat());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn close(&mut self) -> Vec<f32> {
+        let Some(capture) = self.capture.take() else {
+            return Vec::new();
+        };
+        match capture.stop() {
+            Ok(rest) => rest.samples,
+            // The device was lost: what it captured before is still ours.
+            Err(e) => e.captured.samples,
+        }
+    }
 }
 
 fn read_test_input(path: &Path) -> Result<Vec<f32>, ApiError> {
@@ -152,5 +256,7 @@ impl Input for FileInput {
         Ok(block)
     }
 
-    fn close(&mut self) {}
+    fn close(&mut self) -> Vec<f32> {
+        Vec::new()
+    }
 }

@@ -103,7 +103,10 @@ impl<'a> Stretcher<'a> {
         let high = nominal + TOLERANCE;
         (low..=high)
             .step_by(2)
-            .max_by(|a, b| self.similarity(target, *a).total_cmp(&self.similarity(target, *b)))
+            .max_by(|a, b| {
+                self.similarity(target, *a)
+                    .total_cmp(&self.similarity(target, *b))
+            })
             .unwrap_or(nominal)
     }
 
@@ -138,7 +141,10 @@ mod tests {
     /// Upward zero crossings per second: the pitch of a pure tone.
     fn pitch(samples: &[f32]) -> f32 {
         let body = &samples[4_800..samples.len() - 4_800];
-        let ups = body.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        let ups = body
+            .windows(2)
+            .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+            .count();
         ups as f32 * 48_000.0 / body.len() as f32
     }
 
@@ -150,7 +156,11 @@ mod tests {
             let out = play(&input, speed);
             let expected = input.len() as f64 / speed;
             let error = (out.len() as f64 - expected).abs();
-            assert!(error <= HOP as f64, "speed {speed}: {} vs {expected}", out.len());
+            assert!(
+                error <= HOP as f64,
+                "speed {speed}: {} vs {expected}",
+                out.len()
+            );
         }
     }
 

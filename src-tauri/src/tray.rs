@@ -55,7 +55,11 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, muted: bool) -> tauri::Result<()> 
 /// Shows `state` in the tray; recording wins over receiving.
 pub fn show_state<R: Runtime>(app: &AppHandle<R>, state: TrayState) {
     let recording = app.try_state::<Audio>().is_some_and(|a| a.is_recording());
-    let state = if recording { TrayState::Recording } else { state };
+    let state = if recording {
+        TrayState::Recording
+    } else {
+        state
+    };
     let bytes = match state {
         TrayState::Idle => IDLE,
         TrayState::Recording => RECORDING,

@@ -338,7 +338,10 @@ mod tests {
         }
         .into();
         let json = serde_json::to_value(&event)?;
-        assert_eq!(json, serde_json::json!({"type": "peer_offline", "peer_id": "p"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "peer_offline", "peer_id": "p"})
+        );
         Ok(())
     }
 }
