@@ -97,8 +97,29 @@ impl TestNode {
         Ok(node)
     }
 
+    /// Like [`TestNode::start`], with more `hark node` arguments.
+    pub fn start_with(name: &str, peers: &[&str], extra: &[&str]) -> Result<TestNode> {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("hark-{name}-"))
+            .tempdir()?;
+        let dir = tmp.path().to_path_buf();
+        let mut node = TestNode::start_in_with(name, &dir, peers, extra)?;
+        node._tmp = Some(tmp);
+        Ok(node)
+    }
+
     /// Starts a node on an existing data dir (a restart).
     pub fn start_in(name: &str, dir: &Path, peers: &[&str]) -> Result<TestNode> {
+        TestNode::start_in_with(name, dir, peers, &[])
+    }
+
+    /// Like [`TestNode::start_in`], with more `hark node` arguments.
+    pub fn start_in_with(
+        name: &str,
+        dir: &Path,
+        peers: &[&str],
+        extra: &[&str],
+    ) -> Result<TestNode> {
         let mut cmd = Command::new(hark_bin()?);
         cmd.arg("--data-dir").arg(dir);
         cmd.args(["node", "--no-mdns", "--name", name]);
@@ -106,6 +127,7 @@ impl TestNode {
         for p in peers {
             cmd.args(["--peer", p]);
         }
+        cmd.args(extra);
         TestNode::spawn(name, dir, cmd)
     }
 

@@ -21,6 +21,7 @@
 pub mod codec;
 pub mod export;
 pub mod import;
+pub mod jitter;
 mod opus_head;
 pub mod quality;
 

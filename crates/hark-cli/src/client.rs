@@ -59,9 +59,22 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
             let inbox: Vec<MessageSummary> = call(client, &Request::Inbox).await?;
             print(&inbox, args.json, print_inbox)
         }
-        Command::Send { to, file } => {
+        Command::Send {
+            to,
+            file,
+            live,
+            drop_frames,
+        } => {
             let path = absolute(&file)?;
-            let id: String = call(client, &Request::Send { to, path }).await?;
+            let request = match live {
+                true => Request::SendLive {
+                    to,
+                    path,
+                    drop_ratio: drop_frames,
+                },
+                false => Request::Send { to, path },
+            };
+            let id: String = call(client, &request).await?;
             println!("{id}");
             Ok(())
         }

@@ -49,6 +49,14 @@ enum Command {
         /// Recipient: a peer id or a display name (repeat for several).
         #[arg(long, required = true)]
         to: Vec<String>,
+        /// Stream it live, paced as if spoken: recipients online hear it
+        /// as it goes. Returns when the whole file has been sent.
+        #[arg(long)]
+        live: bool,
+        /// With --live: leave out this share of frames (0 to 1) from the
+        /// live streams, to see recipients repair what they missed.
+        #[arg(long, default_value_t = 0.0, requires = "live")]
+        drop_frames: f32,
         /// The audio file.
         file: PathBuf,
     },

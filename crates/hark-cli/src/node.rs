@@ -26,6 +26,10 @@ pub(crate) struct Args {
     /// Do not find peers with mDNS.
     #[arg(long)]
     no_mdns: bool,
+    /// Write each incoming live message, as it would be played (jitter
+    /// buffer, loss concealment), to DIR/<message id>.wav.
+    #[arg(long, value_name = "DIR")]
+    live_out: Option<PathBuf>,
     /// Set the display name others see.
     #[arg(long)]
     name: Option<String>,
@@ -48,6 +52,7 @@ pub(crate) async fn run(data_dir: PathBuf, args: Args) -> ExitCode {
     config.mdns = !args.no_mdns;
     config.display_name = args.name.map(|n| n.trim().to_string());
     config.bitrate = args.bitrate;
+    config.playout = args.live_out.map(hark_node::playout::Sink::Files);
 
     let node = match hark_node::start(config).await {
         Ok(node) => node,

@@ -1,6 +1,7 @@
 //! The libp2p behaviour Hark runs, and the swarm built around it: TCP (noise,
 //! yamux) and QUIC; mDNS, identify and ping; gossipsub for presence;
-//! request-response for offers, fetches and receipts; connection limits.
+//! request-response for offers, fetches and receipts; raw streams for live
+//! messages; connection limits.
 
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ pub(crate) struct Behaviour {
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
     pub(crate) gossipsub: gossipsub::Behaviour,
     pub(crate) rr: request_response::Behaviour<Codec>,
+    pub(crate) stream: libp2p_stream::Behaviour,
 }
 
 /// Builds the swarm for `identity` with the transports and behaviours above.
@@ -90,6 +92,7 @@ fn behaviour(key: &libp2p::identity::Keypair, with_mdns: bool) -> Result<Behavio
             [(PROTOCOL, request_response::ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
         ),
+        stream: libp2p_stream::Behaviour::new(),
     })
 }
 

@@ -58,7 +58,7 @@ impl libp2p::request_response::Codec for Codec {
     }
 }
 
-async fn read_message<T, M>(io: &mut T) -> io::Result<M>
+pub(crate) async fn read_message<T, M>(io: &mut T) -> io::Result<M>
 where
     T: AsyncRead + Unpin + Send,
     M: serde::de::DeserializeOwned,
@@ -80,7 +80,7 @@ where
     wire::decode(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-async fn write_message<T, M>(io: &mut T, message: &M) -> io::Result<()>
+pub(crate) async fn write_message<T, M>(io: &mut T, message: &M) -> io::Result<()>
 where
     T: AsyncWrite + Unpin + Send,
     M: serde::Serialize,

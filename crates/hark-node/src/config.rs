@@ -54,6 +54,9 @@ pub struct Config {
     pub bitrate: u32,
     /// Whether to serve the local control socket.
     pub control_socket: bool,
+    /// Where incoming live messages are played; `None` plays nothing (they
+    /// are still received and stored).
+    pub playout: Option<crate::playout::Sink>,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             display_name: None,
             bitrate: DEFAULT_BITRATE,
             control_socket: true,
+            playout: None,
         }
     }
 

@@ -20,7 +20,7 @@ use crate::{NodeHandle, StartError};
 const MAX_LINE: usize = 64 * 1024;
 
 /// What a client asks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     /// [`NodeHandle::whoami`].
@@ -35,6 +35,16 @@ pub enum Request {
         to: Vec<String>,
         /// The audio file.
         path: PathBuf,
+    },
+    /// [`NodeHandle::send_live_file`]; `path` must be absolute.
+    SendLive {
+        /// Peer ids or display names.
+        to: Vec<String>,
+        /// The audio file.
+        path: PathBuf,
+        /// Share of frames left out of the live streams (fault injection).
+        #[serde(default)]
+        drop_ratio: f32,
     },
     /// [`NodeHandle::export`]; `path` must be absolute.
     Export {
@@ -120,6 +130,11 @@ async fn answer(handle: &NodeHandle, line: &str) -> Reply {
         Request::Peers => json(handle.peers().await),
         Request::Inbox => json(handle.inbox().await),
         Request::Send { to, path } => json(handle.send_file(to, path).await),
+        Request::SendLive {
+            to,
+            path,
+            drop_ratio,
+        } => json(handle.send_live_file(to, path, drop_ratio).await),
         Request::Export { id, path } => json(handle.export(id, path).await),
         Request::MarkHeard { id } => json(handle.mark_heard(id).await),
         Request::Shutdown => {

@@ -150,15 +150,32 @@ impl Shared {
 /// The way into a running node. Cheap to clone. Every method is safe to
 /// cancel: a cancelled call may still complete inside the node (a message
 /// being sent is still sent), but leaves nothing half-done.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NodeHandle {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
+    control: libp2p_stream::Control,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle")
+            .field("peer", &self.peer_id())
+            .finish_non_exhaustive()
+    }
 }
 
 impl NodeHandle {
-    pub(crate) fn new(shared: Arc<Shared>, commands: mpsc::Sender<Command>) -> NodeHandle {
-        NodeHandle { shared, commands }
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        commands: mpsc::Sender<Command>,
+        control: libp2p_stream::Control,
+    ) -> NodeHandle {
+        NodeHandle {
+            shared,
+            commands,
+            control,
+        }
     }
 
     /// This node's peer id.
@@ -237,6 +254,75 @@ impl NodeHandle {
         self.shared.emit_message(&id);
         let recipients = sealed.recipients.clone();
         self.tell(Command::Announce { id, recipients }).await?;
+        Ok(id.to_string())
+    }
+
+    /// Starts a live message to `to`: frames pushed into the returned
+    /// sender go to every recipient online as they come, and are stored.
+    /// Call [`LiveSender::finish`](crate::live::LiveSender::finish) when
+    /// the talker lets go, then [`NodeHandle::announce`] with its id.
+    pub async fn start_live(
+        &self,
+        to: Vec<String>,
+        pre_skip: u16,
+    ) -> Result<crate::live::LiveSender, api::Error> {
+        let recipients = self.resolve(&to)?;
+        let online: Vec<PeerId> = self.ask(Command::Online).await?.into_iter().collect();
+        let codec = hark_proto::envelope::Codec {
+            sample_rate: hark_audio::SAMPLE_RATE,
+            frame_samples: hark_audio::FRAME_SAMPLES as u32,
+            pre_skip,
+            bitrate: self.shared.bitrate,
+        };
+        let shared = self.shared.clone();
+        crate::live::LiveSender::start(shared, self.control.clone(), &recipients, codec, &online)
+            .await
+    }
+
+    /// Offers a finished live message to its recipients who did not get it
+    /// whole (they fetch what they lack).
+    pub async fn announce(&self, id: MessageId) -> Result<(), api::Error> {
+        let record = self.shared.store.message(&id).map_err(storage)?;
+        let Some(record) = record else {
+            return Err(api::Error::new(
+                ErrorKind::NotFound,
+                format!("no message {id}"),
+            ));
+        };
+        let me = self.peer_id();
+        let recipients = record.recipients.into_iter().filter(|p| *p != me).collect();
+        self.tell(Command::Announce { id, recipients }).await
+    }
+
+    /// Streams an audio file live, paced as if spoken (one 20 ms frame
+    /// every 20 ms), to `to`; returns the message id when it is done.
+    /// `drop_ratio` leaves that share of frames out of the live streams
+    /// (fault injection: recipients repair them from the stored message).
+    /// Safe to cancel: the message is then left unfinished at both ends.
+    pub async fn send_live_file(
+        &self,
+        to: Vec<String>,
+        path: PathBuf,
+        drop_ratio: f32,
+    ) -> Result<String, api::Error> {
+        let bitrate = self.shared.bitrate;
+        let encoded =
+            tokio::task::spawn_blocking(move || crate::outgoing::encode_file(&path, bitrate))
+                .await
+                .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))??;
+
+        let live = self.start_live(to, encoded.pre_skip).await?;
+        let mut live = live.with_drop_ratio(drop_ratio);
+        let mut pace = tokio::time::interval(std::time::Duration::from_millis(20));
+        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let last = encoded.packets.len().saturating_sub(1);
+        for (i, packet) in encoded.packets.iter().enumerate() {
+            pace.tick().await;
+            live.push(packet, i == last).await?;
+        }
+
+        let id = live.finish(encoded.sample_count).await?;
+        self.announce(id).await?;
         Ok(id.to_string())
     }
 

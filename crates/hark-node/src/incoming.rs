@@ -1,5 +1,8 @@
 //! Messages being fetched from a peer: the header first, then the frames in
-//! batches, then a check of the whole before anything is stored.
+//! batches (only the missing ones, for a live message that arrived in
+//! part), then a check of the whole before it counts as stored.
+
+use std::collections::VecDeque;
 
 use hark_proto::envelope::{Header, SealedFrame, SignedHeader, SignedTrailer};
 use hark_proto::ids::MessageId;
@@ -42,7 +45,12 @@ pub(crate) struct Fetch {
     parsed: Header,
     trailer: SignedTrailer,
     frame_count: u32,
+    /// Ranges (start, count) still to fetch, each at most a batch.
+    ranges: VecDeque<(u32, u32)>,
+    /// Frames fetched so far.
     frames: Vec<SealedFrame>,
+    /// Part of the message is stored already (a live message with gaps).
+    partial: bool,
     /// Mail for others, kept sealed, not opened.
     pub(crate) carried: bool,
 }
@@ -50,7 +58,8 @@ pub(crate) struct Fetch {
 impl Fetch {
     /// Starts a fetch from a header response, after checking the header.
     /// A message for this node is fetched to be read; one for others only
-    /// if `may_carry`, to be carried sealed.
+    /// if `may_carry`, to be carried sealed. `missing` lists the frames to
+    /// fetch when part of the message is stored already; `None` fetches all.
     pub(crate) fn begin(
         me: &PeerId,
         from: PeerId,
@@ -58,6 +67,7 @@ impl Fetch {
         trailer: Option<SignedTrailer>,
         frame_count: u32,
         may_carry: bool,
+        missing: Option<Vec<u32>>,
     ) -> Result<Fetch, FetchError> {
         let parsed = header.verify().map_err(FetchError::Header)?;
         let carried = !parsed.recipients().contains(me);
@@ -78,7 +88,12 @@ impl Fetch {
             parsed,
             trailer,
             frame_count,
-            frames: Vec::with_capacity(frame_count.min(MAX_FRAME_BATCH) as usize),
+            ranges: match &missing {
+                Some(list) => ranges_of(list),
+                None => ranges_of(&(0..frame_count).collect::<Vec<_>>()),
+            },
+            frames: Vec::new(),
+            partial: missing.is_some(),
             carried,
         })
     }
@@ -88,26 +103,29 @@ impl Fetch {
         self.parsed.sender
     }
 
-    /// Index of the next frame to ask for, and how many.
-    pub(crate) fn next_batch(&self) -> (u32, u32) {
-        let start = self.frames.len() as u32;
-        (start, (self.frame_count - start).min(MAX_FRAME_BATCH))
+    /// The next range to ask for (start, count); `None` when all is here.
+    pub(crate) fn next_batch(&self) -> Option<(u32, u32)> {
+        self.ranges.front().copied()
     }
 
-    /// Adds a batch; returns whether every frame is here.
+    /// Adds the answer to the range asked for; returns whether every
+    /// missing frame is here now.
     pub(crate) fn add(&mut self, batch: Vec<SealedFrame>) -> Result<bool, FetchError> {
-        let (start, _) = self.next_batch();
-        let in_order = batch
-            .iter()
-            .enumerate()
-            .all(|(i, f)| f.index == start + i as u32);
-        let fits = self.frames.len() + batch.len() <= self.frame_count as usize;
-        if batch.is_empty() || !in_order || !fits {
+        let Some((start, count)) = self.ranges.front().copied() else {
+            return Err(FetchError::OutOfOrder);
+        };
+        let exact = batch.len() == count as usize
+            && batch
+                .iter()
+                .enumerate()
+                .all(|(i, f)| f.index == start + i as u32);
+        if !exact {
             return Err(FetchError::OutOfOrder);
         }
 
+        self.ranges.pop_front();
         self.frames.extend(batch);
-        Ok(self.frames.len() == self.frame_count as usize)
+        Ok(self.ranges.is_empty())
     }
 
     /// Estimated bytes this message takes in the store.
@@ -119,7 +137,20 @@ impl Fetch {
     /// Checks the whole message (signatures, frame list, and for our own
     /// mail that every frame opens) and stores it, flushed to disk.
     /// Blocking. Returns whether it was new.
-    pub(crate) fn finish(self, shared: &Shared) -> Result<bool, FetchError> {
+    pub(crate) fn finish(mut self, shared: &Shared) -> Result<bool, FetchError> {
+        // Gaps filled: check the whole message as stored plus what came.
+        // (A live stream may have completed it meanwhile: nothing to do.)
+        if self.partial {
+            let done = shared
+                .store
+                .message(&self.id)?
+                .is_some_and(|r| r.trailer.is_some());
+            if done {
+                return Ok(false);
+            }
+            shared.store.put_frames(&self.id, &self.frames)?;
+            self.frames = shared.store.frames(&self.id, 0, self.frame_count)?;
+        }
         let trailer = if self.carried {
             let checked =
                 hark_proto::envelope::verify_message(&self.header, &self.frames, &self.trailer);
@@ -151,12 +182,29 @@ impl Fetch {
             bytes: self.frames.iter().map(|f| f.ciphertext.len() as u64).sum(),
             dropped: false,
         };
-        let inserted = shared
-            .store
-            .insert_message(&self.id, &record, &self.frames, &[])?;
+        let inserted = if self.partial {
+            shared.store.update_message(&self.id, &record)?;
+            true
+        } else {
+            shared
+                .store
+                .insert_message(&self.id, &record, &self.frames, &[])?
+        };
         shared.store.flush_blocking()?;
         Ok(inserted)
     }
+}
+
+/// Groups sorted frame indices into ranges of at most one batch.
+fn ranges_of(indices: &[u32]) -> VecDeque<(u32, u32)> {
+    let mut out: VecDeque<(u32, u32)> = VecDeque::new();
+    for &i in indices {
+        match out.back_mut() {
+            Some((start, count)) if *start + *count == i && *count < MAX_FRAME_BATCH => *count += 1,
+            _ => out.push_back((i, 1)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -205,11 +253,11 @@ mod tests {
             Some(m.trailer),
             1234,
             false,
+            None,
         )?;
 
         let mut asked = Vec::new();
-        loop {
-            let (start, max) = fetch.next_batch();
+        while let Some((start, max)) = fetch.next_batch() {
             asked.push((start, max));
             let batch = m.frames[start as usize..(start + max) as usize].to_vec();
             if fetch.add(batch)? {
@@ -233,6 +281,7 @@ mod tests {
                 Some(m.trailer.clone()),
                 10,
                 false,
+                None,
             )
         };
 
@@ -241,6 +290,28 @@ mod tests {
         let mut doubled = m.frames.clone();
         doubled.extend(m.frames.clone());
         assert!(begin()?.add(doubled).is_err());
+        Ok(())
+    }
+
+    // Only the gaps of a partly stored message are asked for, in ranges.
+    #[test]
+    fn only_gaps_are_fetched() -> Result<(), Box<dyn std::error::Error>> {
+        let m = message(1200)?;
+        let bob = m.bob.peer_id();
+        let mut missing: Vec<u32> = vec![3, 4, 5, 9];
+        missing.extend(100..700);
+        let fetch = Fetch::begin(
+            &bob,
+            bob,
+            m.header,
+            Some(m.trailer),
+            1200,
+            false,
+            Some(missing),
+        )?;
+
+        let ranges: Vec<(u32, u32)> = fetch.ranges.iter().copied().collect();
+        assert_eq!(ranges, vec![(3, 3), (9, 1), (100, 500), (600, 100)]);
         Ok(())
     }
 
@@ -259,6 +330,7 @@ mod tests {
             Some(m.trailer.clone()),
             3,
             false,
+            None,
         );
         assert!(matches!(not_for_us, Err(FetchError::NotForUs)));
         let carried = Fetch::begin(
@@ -268,11 +340,20 @@ mod tests {
             Some(m.trailer.clone()),
             3,
             true,
+            None,
         )?;
         assert!(carried.carried);
-        let incomplete = Fetch::begin(&bob, bob, m.header.clone(), None, 3, false);
+        let incomplete = Fetch::begin(&bob, bob, m.header.clone(), None, 3, false, None);
         assert!(matches!(incomplete, Err(FetchError::Incomplete)));
-        let huge = Fetch::begin(&bob, bob, m.header, Some(m.trailer), MAX_FRAMES + 1, false);
+        let huge = Fetch::begin(
+            &bob,
+            bob,
+            m.header,
+            Some(m.trailer),
+            MAX_FRAMES + 1,
+            false,
+            None,
+        );
         assert!(matches!(huge, Err(FetchError::TooLong(_))));
         Ok(())
     }

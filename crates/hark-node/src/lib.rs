@@ -10,6 +10,10 @@
 //! - [`outgoing`] turns a file into a sealed message; [`incoming`] tracks
 //!   messages being fetched from peers; [`export`] opens a stored message
 //!   and writes it as Ogg Opus or WAV.
+//! - [`live`] streams a message while it is spoken and receives such
+//!   streams; [`playout`] plays incoming live messages one at a time.
+//! - [`sync`] and [`receipts`]: set reconciliation when peers meet, and
+//!   signed receipts travelling by any path.
 //! - [`codec`] frames `hark_proto::wire` messages on request-response
 //!   streams.
 //! - [`control`] serves the node to local clients (the `hark` command) over
@@ -31,8 +35,10 @@ mod data_dir;
 mod export;
 mod handle;
 mod incoming;
+pub mod live;
 mod media;
 mod outgoing;
+pub mod playout;
 mod receipts;
 mod sync;
 
@@ -133,10 +139,21 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
 
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_BUFFER);
     let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let swarm = behaviour::build_swarm(&identity, &config)?;
     let shared = Arc::new(handle::Shared::new(identity, store, events, &config, dir));
-    let handle = NodeHandle::new(shared.clone(), commands_tx);
 
-    let swarm = behaviour::build_swarm(&shared.identity, &config)?;
+    let mut control = swarm.behaviour().stream.new_control();
+    let incoming = control
+        .accept(live::PROTOCOL)
+        .map_err(|e| StartError::Network(e.to_string()))?;
+    let context = live::receive::Context {
+        shared: shared.clone(),
+        commands: commands_tx.clone(),
+        playout: config.playout.clone().map(playout::Playout::start),
+    };
+    tokio::spawn(live::receive::accept_loop(incoming, Arc::new(context)));
+
+    let handle = NodeHandle::new(shared.clone(), commands_tx, control);
     let actor = actor::SwarmActor::new(swarm, shared, commands_rx, &config)?;
     let actor = tokio::spawn(actor.run());
 

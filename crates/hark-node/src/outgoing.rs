@@ -34,22 +34,8 @@ pub(crate) fn seal_file(
 ) -> Result<Sealed, api::Error> {
     let span = tracing::debug_span!("seal_file", recipients = recipients.len());
     let _guard = span.enter();
-    let bad_input = |e: &dyn std::fmt::Display| {
-        api::Error::new(ErrorKind::BadInput, format!("{}: {e}", path.display()))
-    };
 
-    let imported = hark_audio::import::read_file(path).map_err(|e| bad_input(&e))?;
-    // A damaged file (cut short, a bad page) could be sent in part, but the
-    // sender would not know what the recipient hears: refuse it instead.
-    if let Some(warning) = imported.warnings.first() {
-        return Err(bad_input(&format!("damaged audio file: {warning}")));
-    }
-    let encoded =
-        hark_audio::codec::encode_pcm(&imported.pcm, shared.bitrate).map_err(|e| bad_input(&e))?;
-    if encoded.packets.is_empty() {
-        return Err(bad_input(&"the file holds no audio"));
-    }
-
+    let encoded = encode_file(path, shared.bitrate)?;
     let codec = Codec {
         sample_rate: hark_audio::SAMPLE_RATE,
         frame_samples: hark_audio::FRAME_SAMPLES as u32,
@@ -63,6 +49,28 @@ pub(crate) fn seal_file(
         &encoded.packets,
         encoded.sample_count,
     )
+}
+
+/// Imports and encodes `path`. Blocking.
+pub(crate) fn encode_file(
+    path: &Path,
+    bitrate: u32,
+) -> Result<hark_audio::codec::Encoded, api::Error> {
+    let bad_input = |e: &dyn std::fmt::Display| {
+        api::Error::new(ErrorKind::BadInput, format!("{}: {e}", path.display()))
+    };
+    let imported = hark_audio::import::read_file(path).map_err(|e| bad_input(&e))?;
+    // A damaged file (cut short, a bad page) could be sent in part, but the
+    // sender would not know what the recipient hears: refuse it instead.
+    if let Some(warning) = imported.warnings.first() {
+        return Err(bad_input(&format!("damaged audio file: {warning}")));
+    }
+    let encoded =
+        hark_audio::codec::encode_pcm(&imported.pcm, bitrate).map_err(|e| bad_input(&e))?;
+    if encoded.packets.is_empty() {
+        return Err(bad_input(&"the file holds no audio"));
+    }
+    Ok(encoded)
 }
 
 /// Seals Opus packets as one message from this node.

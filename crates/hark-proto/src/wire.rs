@@ -113,6 +113,26 @@ pub enum RefuseReason {
     Busy,
 }
 
+/// libp2p protocol name of live streams: a sender talking opens one to
+/// each recipient online and writes [`LiveRecord`]s as it speaks.
+pub const LIVE_PROTOCOL: &str = "/hark/live/1";
+
+/// Largest encoded [`LiveRecord`]: a header with many wraps.
+pub const MAX_LIVE_RECORD_BYTES: usize = 128 * 1024;
+
+/// One record on a live stream: the header first, then frames as they are
+/// sealed, then the trailer once the talker lets go. Each is framed by the
+/// node with an unsigned-varint length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LiveRecord {
+    /// The message's signed header.
+    Header(SignedHeader),
+    /// One sealed frame.
+    Frame(SealedFrame),
+    /// The signed trailer: the message is complete.
+    Trailer(SignedTrailer),
+}
+
 /// Gossipsub presence announcement: who is on the LAN right now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {

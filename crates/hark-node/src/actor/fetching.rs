@@ -57,15 +57,18 @@ impl SwarmActor {
     ) {
         let me = *self.swarm.local_peer_id();
         let may_carry = self.has_room_for(frame_count);
-        match Fetch::begin(&me, peer, header, trailer, frame_count, may_carry) {
+        let missing = self.partly_stored(&id, frame_count);
+        match Fetch::begin(&me, peer, header, trailer, frame_count, may_carry, missing) {
             Ok(fetch) if fetch.id == id => {
-                let (start, max) = fetch.next_batch();
+                let next = fetch.next_batch();
                 self.fetches.insert(id, fetch);
-                self.send(
-                    &peer,
-                    Request::FetchFrames { id, start, max },
-                    Pending::Frames(id),
-                );
+                match next {
+                    Some((start, max)) => {
+                        let request = Request::FetchFrames { id, start, max };
+                        self.send(&peer, request, Pending::Frames(id));
+                    }
+                    None => self.finish_fetch(id),
+                }
             }
             Ok(_) => {
                 tracing::warn!(msg = %id, "peer answered with another message's header");
@@ -76,6 +79,16 @@ impl SwarmActor {
                 self.abandon_fetch(&id);
             }
         }
+    }
+
+    /// The frames still missing of a message stored in part (live), or
+    /// `None` for a message not stored at all.
+    fn partly_stored(&self, id: &MessageId, frame_count: u32) -> Option<Vec<u32>> {
+        let record = self.shared.store.message(id).ok().flatten()?;
+        if record.trailer.is_some() {
+            return None;
+        }
+        self.shared.store.missing_frames(id, frame_count).ok()
     }
 
     /// Whether carrying a message of `frame_count` frames stays within the
@@ -93,12 +106,10 @@ impl SwarmActor {
         let from = fetch.from;
         match fetch.add(frames) {
             Ok(false) => {
-                let (start, max) = fetch.next_batch();
-                self.send(
-                    &from,
-                    Request::FetchFrames { id, start, max },
-                    Pending::Frames(id),
-                );
+                if let Some((start, max)) = fetch.next_batch() {
+                    let request = Request::FetchFrames { id, start, max };
+                    self.send(&from, request, Pending::Frames(id));
+                }
             }
             Ok(true) => self.finish_fetch(id),
             Err(e) => {

@@ -67,6 +67,8 @@ pub(crate) enum Command {
         id: MessageId,
         recipients: Vec<PeerId>,
     },
+    /// Fetch message `id` (or its missing frames) from `peer`.
+    Want { peer: PeerId, id: MessageId },
     /// Send one of our receipts to a peer, if connected (otherwise the next
     /// reconciliation carries it).
     SendReceipt {
@@ -206,6 +208,7 @@ impl SwarmActor {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
             Command::Announce { id, recipients } => self.announce(id, &recipients),
+            Command::Want { peer, id } => self.want(peer, id),
             Command::SendReceipt { receipt, to } => {
                 if self.swarm.is_connected(&to) {
                     self.send(&to, Request::Receipt(receipt), Pending::Receipt);

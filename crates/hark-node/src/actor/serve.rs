@@ -159,8 +159,10 @@ impl SwarmActor {
     fn on_offer(&mut self, peer: PeerId, ids: Vec<MessageId>) -> Response {
         for id in ids {
             match self.shared.store.message(&id) {
-                // We have it: if it is ours to acknowledge, the sender may
-                // have missed our receipt.
+                // Part of it (a live message we missed the end of): fetch
+                // the rest. All of it: if it is ours to acknowledge, the
+                // sender may have missed our receipt.
+                Ok(Some(record)) if record.trailer.is_none() => self.want(peer, id),
                 Ok(Some(record)) => {
                     if record.direction == hark_store::Direction::Incoming {
                         self.send_receipt(&peer, id);

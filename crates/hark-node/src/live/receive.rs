@@ -1,0 +1,206 @@
+//! The listening side of live messages: one task per incoming stream.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hark_proto::envelope::{Header, Opener, SignedHeader, SignedTrailer};
+use hark_proto::ids::{short_peer, MessageId};
+use hark_proto::wire::LiveRecord;
+use hark_store::{Direction, MessageRecord};
+use libp2p::PeerId;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use crate::actor::Command;
+use crate::handle::Shared;
+use crate::outgoing::now_ms;
+use crate::playout::Playout;
+
+/// A talker silent this long is taken to be gone; what arrived stays
+/// stored and the rest is fetched when the message is offered again.
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+
+/// Longest live message accepted, in frames (30 minutes).
+const MAX_FRAMES: u32 = 30 * 60 * 50;
+
+/// What the stream readers share.
+pub(crate) struct Context {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) playout: Option<Playout>,
+}
+
+/// Accepts live streams until the node stops.
+pub(crate) async fn accept_loop(mut incoming: libp2p_stream::IncomingStreams, ctx: Arc<Context>) {
+    while let Some((peer, stream)) = incoming.next().await {
+        let span = tracing::debug_span!("live", peer = %short_peer(&peer));
+        tokio::spawn(read_stream(peer, stream, ctx.clone()).instrument(span));
+    }
+}
+
+async fn read_stream(peer: PeerId, mut stream: libp2p::Stream, ctx: Arc<Context>) {
+    let Some(LiveRecord::Header(header)) = next_record(&mut stream).await else {
+        return tracing::debug!("live stream without a header");
+    };
+    let Some((parsed, opener)) = accept_header(&ctx, &peer, &header) else {
+        return;
+    };
+    let id = parsed.id;
+
+    if let Some(playout) = &ctx.playout {
+        playout.begin(id, parsed.sender).await;
+    }
+    let mut last_index = None;
+    while let Some(record) = next_record(&mut stream).await {
+        match record {
+            LiveRecord::Frame(frame) if frame.index < MAX_FRAMES => {
+                let Ok(packet) = opener.open_frame(&frame) else {
+                    tracing::debug!(msg = %id, index = frame.index, "live frame does not open");
+                    continue;
+                };
+                if ctx
+                    .shared
+                    .store
+                    .put_frames(&id, std::slice::from_ref(&frame))
+                    .is_err()
+                {
+                    break;
+                }
+                last_index = last_index.max(Some(frame.index));
+                if let Some(playout) = &ctx.playout {
+                    playout.frame(id, frame.index, packet, Instant::now()).await;
+                }
+            }
+            LiveRecord::Trailer(trailer) => {
+                complete(&ctx, &peer, &header, &trailer).await;
+                last_index = trailer_last(&header, &trailer).or(last_index);
+                break;
+            }
+            _ => break,
+        }
+    }
+    if let Some(playout) = &ctx.playout {
+        playout.end(id, last_index).await;
+    }
+}
+
+async fn next_record(stream: &mut libp2p::Stream) -> Option<LiveRecord> {
+    let read = crate::codec::read_message(stream);
+    match tokio::time::timeout(IDLE_LIMIT, read).await {
+        Ok(Ok(record)) => Some(record),
+        _ => None,
+    }
+}
+
+/// Checks a live header: signed, streamed by its own sender, for us, not
+/// stored complete already. Stores the record so the message shows as
+/// arriving.
+fn accept_header(ctx: &Context, peer: &PeerId, header: &SignedHeader) -> Option<(Header, Opener)> {
+    let shared = &ctx.shared;
+    let (opener, parsed) = Opener::new(&shared.identity, header)
+        .map_err(|e| tracing::debug!(error = %e, "live header refused"))
+        .ok()?;
+    if parsed.sender != *peer {
+        tracing::warn!("live stream of someone else's message refused");
+        return None;
+    }
+    if let Ok(Some(existing)) = shared.store.message(&parsed.id) {
+        if existing.trailer.is_some() {
+            return None;
+        }
+    }
+
+    let record = MessageRecord {
+        header: header.clone(),
+        trailer: None,
+        direction: Direction::Incoming,
+        sender: parsed.sender,
+        recipients: parsed.recipients(),
+        created_at_ms: parsed.created_at_ms,
+        stored_at_ms: now_ms(),
+        frame_count: 0,
+        sample_count: 0,
+        bytes: 0,
+        dropped: false,
+    };
+    if shared.store.begin_message(&parsed.id, &record, &[]).ok()? {
+        shared.emit_message(&parsed.id);
+    }
+    Some((parsed, opener))
+}
+
+fn trailer_last(header: &SignedHeader, trailer: &SignedTrailer) -> Option<u32> {
+    let (_, t) = trailer.verify(header).ok()?;
+    t.frame_count.checked_sub(1)
+}
+
+/// The talker let go: complete the stored message if every frame is here,
+/// else fetch the gaps (from the sender, who holds the whole message now).
+async fn complete(ctx: &Context, sender: &PeerId, header: &SignedHeader, trailer: &SignedTrailer) {
+    let Ok((parsed, t)) = trailer.verify(header) else {
+        return tracing::warn!("live trailer does not verify");
+    };
+    let id = parsed.id;
+    let missing = ctx
+        .shared
+        .store
+        .missing_frames(&id, t.frame_count)
+        .unwrap_or_default();
+    if !missing.is_empty() {
+        tracing::debug!(msg = %id, missing = missing.len(), "repairing live message");
+        let _ = ctx.commands.send(Command::Want { peer: *sender, id }).await;
+        return;
+    }
+
+    let shared = ctx.shared.clone();
+    let (header, trailer) = (header.clone(), trailer.clone());
+    let done = tokio::task::spawn_blocking(move || finalize(&shared, &id, &header, &trailer)).await;
+    match done {
+        Ok(Ok(())) => {
+            tracing::info!(msg = %id, from = %short_peer(sender), "live message received");
+            ctx.shared.emit_message(&id);
+            let kind = hark_proto::receipt::ReceiptKind::Delivered;
+            if let Ok(receipt) = crate::receipts::own(&ctx.shared, id, kind) {
+                let _ = ctx
+                    .commands
+                    .send(Command::SendReceipt {
+                        receipt,
+                        to: *sender,
+                    })
+                    .await;
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(msg = %id, error = %e, "live message does not check"),
+        Err(e) => tracing::warn!(msg = %id, error = %e, "live message check failed"),
+    }
+}
+
+/// Checks the whole stored message against its trailer and marks it
+/// complete, flushed. Blocking.
+pub(crate) fn finalize(
+    shared: &Shared,
+    id: &MessageId,
+    header: &SignedHeader,
+    trailer: &SignedTrailer,
+) -> Result<(), String> {
+    let store = &shared.store;
+    let mut record = store
+        .message(id)
+        .map_err(|e| e.to_string())?
+        .ok_or("message vanished")?;
+    let (_, t) = trailer.verify(header).map_err(|e| e.to_string())?;
+    let frames = store
+        .frames(id, 0, t.frame_count)
+        .map_err(|e| e.to_string())?;
+    hark_proto::envelope::verify_message(header, &frames, trailer).map_err(|e| e.to_string())?;
+
+    record.trailer = Some(trailer.clone());
+    record.frame_count = t.frame_count;
+    record.sample_count = t.sample_count;
+    record.bytes = frames.iter().map(|f| f.ciphertext.len() as u64).sum();
+    store
+        .update_message(id, &record)
+        .map_err(|e| e.to_string())?;
+    store.flush_blocking().map_err(|e| e.to_string())
+}

@@ -1,0 +1,284 @@
+//! Playing incoming live messages: one at a time, in the order they began,
+//! never this node's own. A message that starts while another plays waits
+//! its turn (its frames are kept), so two people talking at once are heard
+//! one after the other, not mixed: each stays intelligible, and the order
+//! is the order they began speaking.
+//!
+//! Each message goes through its own jitter buffer
+//! (`hark_audio::jitter::Player`), which conceals lost frames; the 20 ms
+//! blocks go to a [`Sink`].
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use hark_audio::jitter::{Config as JitterConfig, Player};
+use hark_audio::Pcm;
+use hark_proto::ids::MessageId;
+use libp2p::PeerId;
+use tokio::sync::mpsc;
+
+/// Where played audio goes.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// Write what would be played, one 48 kHz WAV per message named after
+    /// its id, into this directory (headless nodes, tests).
+    Files(PathBuf),
+}
+
+/// How many playout events may wait; the readers wait when it is full.
+const QUEUE: usize = 1024;
+
+/// Messages waiting to play beyond this are dropped from the queue (they
+/// stay stored and can be played from the inbox).
+const MAX_WAITING: usize = 32;
+
+#[derive(Debug)]
+enum Step {
+    Begin {
+        id: MessageId,
+    },
+    Frame {
+        id: MessageId,
+        index: u32,
+        packet: Vec<u8>,
+        arrived: Instant,
+    },
+    End {
+        id: MessageId,
+        last: Option<u32>,
+    },
+}
+
+/// A handle to the playout task.
+#[derive(Debug, Clone)]
+pub(crate) struct Playout {
+    steps: mpsc::Sender<Step>,
+}
+
+impl Playout {
+    /// Starts the playout task.
+    pub(crate) fn start(sink: Sink) -> Playout {
+        let (steps, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(rx, sink));
+        Playout { steps }
+    }
+
+    /// A live message from `sender` began.
+    pub(crate) async fn begin(&self, id: MessageId, _sender: PeerId) {
+        let _ = self.steps.send(Step::Begin { id }).await;
+    }
+
+    /// One opened frame arrived.
+    pub(crate) async fn frame(&self, id: MessageId, index: u32, packet: Vec<u8>, arrived: Instant) {
+        let _ = self
+            .steps
+            .send(Step::Frame {
+                id,
+                index,
+                packet,
+                arrived,
+            })
+            .await;
+    }
+
+    /// The stream ended; `last` is the final index if known.
+    pub(crate) async fn end(&self, id: MessageId, last: Option<u32>) {
+        let _ = self.steps.send(Step::End { id, last }).await;
+    }
+}
+
+/// Frames beyond this many in a jitter buffer wait in the message's
+/// backlog, so a burst (a late joiner's catch-up, a message waiting its
+/// turn) plays in full instead of overflowing the bounded buffer.
+const BUFFER_ROOM: usize = 40;
+
+struct Playing {
+    player: Player,
+    backlog: VecDeque<(u32, Vec<u8>)>,
+    out: Vec<f32>,
+    last: Option<u32>,
+    ended: bool,
+}
+
+impl Playing {
+    fn push(&mut self, index: u32, packet: Vec<u8>, arrived: Instant) {
+        if self.backlog.is_empty() && self.player.buffer().len() < BUFFER_ROOM {
+            self.player.push(index, packet, arrived);
+        } else {
+            self.backlog.push_back((index, packet));
+        }
+    }
+
+    /// Moves backlog into the buffer as it drains.
+    fn refill(&mut self, now: Instant) {
+        while self.player.buffer().len() < BUFFER_ROOM {
+            let Some((index, packet)) = self.backlog.pop_front() else {
+                return;
+            };
+            self.player.push(index, packet, now);
+        }
+    }
+
+    /// No more frames will come and none are left to play.
+    fn done(&self) -> bool {
+        self.ended && self.backlog.is_empty() && self.player.buffer().is_empty()
+    }
+}
+
+async fn run(mut steps: mpsc::Receiver<Step>, sink: Sink) {
+    let mut order: VecDeque<MessageId> = VecDeque::new();
+    let mut messages: HashMap<MessageId, Playing> = HashMap::new();
+    let mut clock = tokio::time::interval(Duration::from_millis(20));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    loop {
+        tokio::select! {
+            step = steps.recv() => match step {
+                Some(step) => take(step, &mut order, &mut messages),
+                None => return,
+            },
+            _ = clock.tick() => tick(&mut order, &mut messages, &sink),
+        }
+    }
+}
+
+fn take(step: Step, order: &mut VecDeque<MessageId>, messages: &mut HashMap<MessageId, Playing>) {
+    match step {
+        Step::Begin { id } => {
+            if order.len() >= MAX_WAITING || messages.contains_key(&id) {
+                return;
+            }
+            let Ok(player) = Player::new(JitterConfig::default()) else {
+                return;
+            };
+            order.push_back(id);
+            let playing = Playing {
+                player,
+                backlog: VecDeque::new(),
+                out: Vec::new(),
+                last: None,
+                ended: false,
+            };
+            messages.insert(id, playing);
+        }
+        Step::Frame {
+            id,
+            index,
+            packet,
+            arrived,
+        } => {
+            if let Some(m) = messages.get_mut(&id) {
+                m.push(index, packet, arrived);
+            }
+        }
+        Step::End { id, last } => {
+            if let Some(m) = messages.get_mut(&id) {
+                m.ended = true;
+                m.last = last.or(m.last);
+                if let Some(last) = m.last {
+                    m.player.finish(last);
+                }
+            }
+        }
+    }
+}
+
+/// Every 20 ms: the message at the front plays one block; when it is
+/// done, it goes to the sink and the next one starts.
+fn tick(order: &mut VecDeque<MessageId>, messages: &mut HashMap<MessageId, Playing>, sink: &Sink) {
+    let Some(id) = order.front().copied() else {
+        return;
+    };
+    let Some(m) = messages.get_mut(&id) else {
+        order.pop_front();
+        return;
+    };
+    let now = Instant::now();
+    m.refill(now);
+    if let Some(block) = m.player.next_pcm(now) {
+        m.out.extend_from_slice(&block);
+    }
+    if m.done() {
+        order.pop_front();
+        if let Some(m) = messages.remove(&id) {
+            deliver(sink, &id, m);
+        }
+    }
+}
+
+fn deliver(sink: &Sink, id: &MessageId, m: Playing) {
+    let stats = m.player.stats();
+    tracing::debug!(msg = %id, played = stats.played, concealed = stats.concealed, "played");
+    match sink {
+        Sink::Files(dir) => {
+            let path = dir.join(format!("{id}.wav"));
+            let written = std::fs::File::create(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|f| {
+                    let mut w = std::io::BufWriter::new(f);
+                    hark_audio::export::write_wav(&mut w, &Pcm::new(m.out))
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = written {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write played audio");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packets(n: usize) -> Vec<Vec<u8>> {
+        let pcm = Pcm::new(vec![0.1; n * 960 - 400]);
+        let encoded = hark_audio::codec::encode_pcm(&pcm, 24_000).expect("encodes");
+        encoded.packets
+    }
+
+    // A late joiner's burst (everything said so far at once) plays in full,
+    // then the message is done and written.
+    #[tokio::test]
+    async fn burst_plays_in_full() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let sink = Sink::Files(dir.path().to_path_buf());
+        let (mut order, mut messages) = (VecDeque::new(), HashMap::new());
+        let id = MessageId([1; 16]);
+        let all = packets(150);
+        let last = all.len() as u32 - 1;
+
+        take(Step::Begin { id }, &mut order, &mut messages);
+        for (i, p) in all.into_iter().enumerate() {
+            let step = Step::Frame {
+                id,
+                index: i as u32,
+                packet: p,
+                arrived: Instant::now(),
+            };
+            take(step, &mut order, &mut messages);
+        }
+        take(
+            Step::End {
+                id,
+                last: Some(last),
+            },
+            &mut order,
+            &mut messages,
+        );
+
+        let mut ticks = 0;
+        while !order.is_empty() && ticks < 1000 {
+            tick(&mut order, &mut messages, &sink);
+            std::thread::sleep(Duration::from_millis(2));
+            ticks += 1;
+        }
+        assert!(order.is_empty(), "still playing after {ticks} ticks");
+        let written = read(&dir.path().join(format!("{id}.wav")))?;
+        assert!(written >= 150 * 960, "played only {written} samples");
+        Ok(())
+    }
+
+    fn read(path: &std::path::Path) -> Result<usize, Box<dyn std::error::Error>> {
+        Ok(hark_audio::import::read_file(path)?.pcm.samples.len())
+    }
+}
