@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 pub mod netns;
+pub mod offline;
 
 /// Where the speech fixtures live.
 pub fn fixture(rel: &str) -> PathBuf {

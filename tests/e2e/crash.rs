@@ -1,0 +1,174 @@
+//! Crashes: a receiver killed with SIGKILL at random points while messages
+//! stream in, and a sender killed right after `hark send` returned. Nothing
+//! acknowledged is lost, nothing arrives twice, everything arrives in the end.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use hark_e2e::offline::{stored_messages, write_wav, Launch, Rng};
+use hark_e2e::TestNode;
+use hark_store::Direction;
+
+const DELIVERY: Duration = Duration::from_secs(120);
+
+fn tempdir(name: &str) -> Result<tempfile::TempDir> {
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("hark-{name}-"))
+        .tempdir()?)
+}
+
+/// After B was killed: B's store opens, and every message A shows as
+/// delivered (or heard) is in it as an incoming message. Returns how many
+/// messages B holds.
+fn check_after_kill(a: &TestNode, dir_b: &Path) -> Result<usize> {
+    let lines = a.inbox_lines()?;
+    let stored = stored_messages(dir_b)?;
+    for (id, line) in &lines {
+        if line.state == "delivered" || line.state == "heard" {
+            ensure!(
+                stored.get(id) == Some(&Direction::Incoming),
+                "A shows {id} delivered but B's store lacks it"
+            );
+        }
+    }
+    Ok(stored.len())
+}
+
+// A sends a stream of short and longer messages while B is killed with
+// SIGKILL at seeded random moments (HARK_KILL_CYCLES times, 50 by default)
+// and restarted on the same data dir; after each kill B's store opens and
+// holds everything A counts as delivered; at the end every message is in
+// B's inbox exactly once and delivered at A.
+#[test]
+fn receiver_killed_at_random_points_loses_and_repeats_nothing() -> Result<()> {
+    let cycles: u32 = std::env::var("HARK_KILL_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let mut rng = Rng::from_env("receiver_killed");
+    let (dir_a, dir_b) = (tempdir("alice")?, tempdir("bob")?);
+    let a = Launch::local("alice").start(dir_a.path())?;
+    let launch_b = Launch {
+        peers: vec![a.addr.clone()],
+        ..Launch::local("bob")
+    };
+    let mut b = launch_b.start(dir_b.path())?;
+    a.await_peer(&b)?;
+
+    let wavs = [
+        dir_a.path().join("short.wav"),
+        dir_a.path().join("long.wav"),
+    ];
+    write_wav(&wavs[0], 300, 1)?;
+    write_wav(&wavs[1], 4000, 2)?;
+    let sent = Mutex::new(Vec::new());
+    let done = AtomicBool::new(false);
+
+    let started = Instant::now();
+    let mut growing = 0;
+    std::thread::scope(|s| -> Result<()> {
+        let sender = s.spawn(|| keep_sending(&a, &wavs, &sent, &done));
+        let mut held = 0;
+        for cycle in 0..cycles {
+            std::thread::sleep(Duration::from_millis(rng.below(1200)));
+            b.kill()?;
+            let now = check_after_kill(&a, dir_b.path())
+                .with_context(|| format!("after kill {cycle}"))?;
+            growing += usize::from(now > held);
+            held = now;
+            b = launch_b.start(dir_b.path())?;
+        }
+        done.store(true, Ordering::Relaxed);
+        sender
+            .join()
+            .map_err(|_| anyhow::anyhow!("sender panicked"))?
+    })?;
+    let sent = sent.into_inner().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    eprintln!(
+        "{cycles} kills in {:?}; {} messages sent; B gained messages in {growing} cycles",
+        started.elapsed(),
+        sent.len()
+    );
+
+    b.await_all(&sent, "received", DELIVERY)?;
+    a.await_all(&sent, "delivered", DELIVERY)?;
+    let incoming = b.inbox_lines()?.len();
+    ensure!(
+        incoming == sent.len(),
+        "B lists {incoming} of {}",
+        sent.len()
+    );
+    ensure!(growing >= 5, "B gained messages in only {growing} cycles");
+    Ok(())
+}
+
+/// Sends alternately short and long messages from A to B until `done`.
+fn keep_sending(
+    a: &TestNode,
+    wavs: &[std::path::PathBuf; 2],
+    sent: &Mutex<Vec<String>>,
+    done: &AtomicBool,
+) -> Result<()> {
+    let mut n = 0usize;
+    while !done.load(Ordering::Relaxed) {
+        // One long message in four, so some kills land mid-fetch.
+        let wav = &wavs[usize::from(n % 4 == 3)];
+        let id = a.send("bob", wav)?;
+        sent.lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .push(id);
+        n += 1;
+        std::thread::sleep(Duration::from_millis(80));
+    }
+    Ok(())
+}
+
+// A is killed with SIGKILL the moment `hark send` returns, three times with
+// B connected and once with B away; the message is on A's disk, and after
+// A restarts it is delivered, once.
+#[test]
+fn sender_killed_right_after_send_delivers_after_restart() -> Result<()> {
+    let (dir_a, dir_b) = (tempdir("alice")?, tempdir("bob")?);
+    let mut b = Launch::local("bob").start(dir_b.path())?;
+    let launch_a = |peers: Vec<String>| Launch {
+        peers,
+        ..Launch::local("alice")
+    };
+    let mut a = launch_a(vec![b.addr.clone()]).start(dir_a.path())?;
+    a.await_peer(&b)?;
+    let wav = dir_a.path().join("m.wav");
+    write_wav(&wav, 3000, 3)?;
+
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id = a.send("bob", &wav)?;
+        a.kill()?;
+        ensure!(
+            stored_messages(dir_a.path())?.get(&id) == Some(&Direction::Outgoing),
+            "{id} not on A's disk after send returned"
+        );
+        a = launch_a(vec![b.addr.clone()]).start(dir_a.path())?;
+        a.await_state(&id, "delivered", DELIVERY)?;
+        ids.push(id);
+    }
+
+    b.stop()?;
+    let id = a.send("bob", &wav)?;
+    a.kill()?;
+    let a = launch_a(Vec::new()).start(dir_a.path())?;
+    let b = Launch {
+        peers: vec![a.addr.clone()],
+        ..Launch::local("bob")
+    }
+    .start(dir_b.path())?;
+    a.await_state(&id, "delivered", DELIVERY)?;
+    ids.push(id);
+
+    let lines = b.inbox_lines()?;
+    ensure!(lines.len() == 4, "B lists {} messages, not 4", lines.len());
+    ensure!(ids.iter().all(|id| lines.contains_key(id)), "B lacks one");
+    Ok(())
+}
