@@ -65,4 +65,6 @@ test: setup
 	@$(CARGO) test --workspace
 	$(call step,desktop smoke test)
 	@scripts/desktop-smoke.sh
+	$(call step,desktop under WebDriver: two nodes, a message received and played, a recording sent)
+	@scripts/webdriver-test.sh
 	@printf '\nall checks passed\n'

@@ -8,13 +8,15 @@ cd "$(dirname "$0")/.."
 # Build: webkit2gtk (brings GTK, soup, JavaScriptCore), ALSA, cmake for
 # libopus, the usual toolchain. Run time: appindicator, the ALSA pulse
 # plugin, PulseAudio. Tests: Xvfb, ImageMagick, xdotool, WebKitWebDriver,
-# trayer, espeak-ng, sox, opus-tools, iproute2.
+# trayer, espeak-ng, sox, opus-tools, iproute2, python3 (the WebDriver
+# test's runner needs only its standard library).
 PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   libxdo-dev libssl-dev pkg-config build-essential cmake
   libasound2-dev libasound2-plugins libopus-dev
   xvfb xauth webkit2gtk-driver imagemagick xdotool dbus-x11
   pulseaudio pulseaudio-utils espeak-ng sox opus-tools trayer iproute2
+  python3
 )
 
 # vite 8 needs one of these Node versions.
@@ -83,6 +85,14 @@ install_rust_components() {
   done
 }
 
+install_tauri_driver() {
+  # The WebDriver test drives the real window through tauri-driver, which
+  # starts Debian's WebKitWebDriver. A few minutes to build, once.
+  command -v tauri-driver >/dev/null 2>&1 && return
+  say "installing tauri-driver (cargo install, a few minutes)"
+  cargo install tauri-driver --locked --quiet
+}
+
 install_node_modules() {
   # npm writes node_modules/.package-lock.json on every install: older than
   # package-lock.json means the lock file changed since.
@@ -97,4 +107,5 @@ install_node_modules() {
 check_tools
 install_packages
 install_rust_components
+install_tauri_driver
 install_node_modules

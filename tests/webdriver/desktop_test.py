@@ -1,0 +1,187 @@
+"""The real desktop window under WebDriver, beside a headless `hark node`:
+
+1. first start asks for a name; the other node appears under People nearby;
+2. a message sent with `hark send` appears in the window with an unread
+   count, its waveform loads, and it plays (position moves, then ends);
+3. a recording made by holding the window's button arrives at the other
+   node (checked over its control socket) and is exported there.
+
+Screenshots go to $OUT. Configured by environment variables set by
+scripts/webdriver-test.sh."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from webdriver import Session
+
+ENV = os.environ
+OUT = ENV["OUT"]
+HARK = ENV["HARK"]
+ALICE_DIR = ENV["ALICE_DIR"]
+SPEECH = ENV["SPEECH"]
+
+
+def say(text):
+    print(f"webdriver: {text}", flush=True)
+
+
+def control(request):
+    """One request to Alice's node over its control socket."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(30)
+        s.connect(os.path.join(ALICE_DIR, "control.sock"))
+        s.sendall(json.dumps(request).encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    answer = json.loads(reply)
+    if "error" in answer:
+        raise RuntimeError(f"{request['cmd']}: {answer['error']}")
+    return answer["ok"]
+
+
+def shot(session, name):
+    path = os.path.join(OUT, f"{name}.png")
+    session.screenshot(path)
+    say(f"screenshot {path}")
+
+
+def first_start(session):
+    name = session.wait_for("#welcome-name", what="the first-start name prompt")
+    shot(session, "first-start")
+    name.type("Bea")
+    session.wait_for("#welcome-form button[type=submit]").click()
+    session.wait_until(
+        lambda: session.texts("#me-name") == ["Bea"], what="the name Bea in the header"
+    )
+    say("first start: named Bea")
+
+
+def alice_appears(session):
+    session.wait_until(
+        lambda: any("Alice" in t for t in session.texts("#people .entry")),
+        timeout=60,
+        what="Alice under People nearby",
+    )
+    say("Alice is listed under People nearby")
+
+
+def receive_and_play(session):
+    subprocess.run(
+        [HARK, "send", "--data-dir", ALICE_DIR, "--to", "Bea", SPEECH],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    badge = session.wait_for("#conversations .badge", timeout=60, what="an unread count")
+    assert badge.text() == "1", f"unread count {badge.text()!r}"
+    shot(session, "unread")
+    session.wait_for("#conversations .entry").click()
+
+    row = session.wait_for("#messages .message.incoming", what="the received message")
+    session.wait_until(
+        lambda: len(session.find_all("#messages .message.incoming .bar")) > 0,
+        what="the waveform",
+    )
+    label = session.wait_for("#messages .message.incoming .bubble").attribute("aria-label")
+    assert label.startswith("Voice message from Alice, 0:1"), label
+    assert not session.find_all("#conversations .badge"), "still unread after opening"
+
+    session.wait_for("#messages .message.incoming .play").click()
+    session.wait_until(
+        lambda: "/" in session.wait_for("#messages .message.incoming .time").text(),
+        what="the playback position",
+    )
+    time.sleep(1.5)
+    shot(session, "playing")
+    position = session.script(
+        "return document.querySelector('#messages .message.incoming .seek').value"
+    )
+    assert int(float(position)) > 0, f"position {position}"
+    # The 2x speed: the rest of the ~11 s message ends well within 10 s.
+    session.wait_for("#messages .message.incoming .speed").click()
+    session.wait_for("#messages .message.incoming .speed").click()
+    session.wait_until(
+        lambda: session.wait_for("#messages .message.incoming .play").attribute("aria-label")
+        == "Play",
+        timeout=15,
+        what="the end of playback",
+    )
+    say(f"received message listed ({label}) and played to its end")
+    return row
+
+
+def record_and_send(session):
+    before = len(control({"cmd": "inbox"}))
+    player = None
+    if ENV.get("AUDIO") == "pulse":
+        # Speech into the null sink whose monitor is Hark's microphone.
+        player = subprocess.Popen(["paplay", SPEECH])
+    record = session.wait_for("#record")
+    session.hold(record, 4.0)
+    if player is not None:
+        player.kill()
+        player.wait()
+    mine = session.wait_for("#messages .message.outgoing", timeout=30, what="the recorded message")
+    session.wait_until(
+        lambda: "Delivered" in mine.text() or "Heard" in mine.text(),
+        timeout=60,
+        what="the recording delivered",
+    )
+    shot(session, "conversation")
+
+    inbox = session.wait_until(
+        lambda: (lambda items: items if len(items) > before else None)(control({"cmd": "inbox"})),
+        timeout=60,
+        what="the recording at Alice",
+    )
+    newest = max(inbox, key=lambda m: m["created_at_ms"])
+    assert newest["direction"] == "incoming" and newest["from_name"] == "Bea", newest
+    assert 3000 <= newest["duration_ms"] <= 6000, newest
+    out = os.path.join(OUT, "recorded-at-alice.wav")
+    control({"cmd": "export", "id": newest["id"], "path": out})
+    assert os.path.getsize(out) > 100_000, "export too small"
+    say(f"recording of {newest['duration_ms']} ms arrived at Alice and exported to {out}")
+
+
+def settings(session):
+    session.wait_for("#open-settings").click()
+    session.wait_for("#settings-form")
+    hint = session.wait_for("#hotkey-status").text()
+    assert hint, "no hotkey status in settings"
+    shot(session, "settings")
+    session.wait_for("#settings-cancel").click()
+    say(f"settings open; hotkey: {hint}")
+
+
+def main():
+    capabilities = {
+        "browserName": "wry",
+        "tauri:options": {
+            "application": ENV["APP"],
+            "args": ["--data-dir", ENV["BEA_DIR"], "--no-mdns", "--peer", ENV["ALICE_ADDR"]],
+        },
+    }
+    session = Session(ENV.get("DRIVER", "http://127.0.0.1:4444"), capabilities)
+    try:
+        first_start(session)
+        alice_appears(session)
+        receive_and_play(session)
+        record_and_send(session)
+        settings(session)
+    except Exception:
+        shot(session, "failure")
+        raise
+    finally:
+        session.close()
+    say("all desktop checks passed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
