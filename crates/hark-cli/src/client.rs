@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args as ClapArgs;
-use hark_node::api::{MessageSummary, PeerInfo, WhoAmI};
+use hark_node::api::{ChannelInfo, MessageSummary, PeerInfo, WhoAmI};
 use hark_node::control::{Client, ConnectError, Request};
 use serde::de::DeserializeOwned;
 
@@ -83,11 +83,42 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
             let () = call(client, &Request::Export { id, path }).await?;
             Ok(())
         }
+        Command::Channel(command) => channel(client, command).await,
         Command::Stop => {
             let () = call(client, &Request::Shutdown).await?;
             Ok(())
         }
         Command::Node(_) => unreachable!("handled in main"),
+    }
+}
+
+async fn channel(client: &mut Client, command: crate::ChannelCommand) -> anyhow::Result<()> {
+    use crate::ChannelCommand as C;
+    let request = match command {
+        C::Create { name } => Request::ChannelCreate { name },
+        C::Join { invite } => Request::ChannelJoin { invite },
+        C::Leave { name } => Request::ChannelLeave { name },
+        C::Mute { name, off } => Request::ChannelMute { name, muted: !off },
+        C::List(args) => {
+            let channels: Vec<ChannelInfo> = call(client, &Request::Channels).await?;
+            return print(&channels, args.json, print_channels);
+        }
+    };
+    let value = client.call(&request).await?;
+    if let Ok(info) = serde_json::from_value::<ChannelInfo>(value) {
+        println!("#{}  {}", info.name, info.invite);
+    }
+    Ok(())
+}
+
+fn print_channels(channels: &Vec<ChannelInfo>) {
+    if channels.is_empty() {
+        println!("in no channel");
+    }
+    for c in channels {
+        let muted = if c.muted { "  (muted)" } else { "" };
+        println!("#{:<20} {} members known{muted}", c.name, c.members.len());
+        println!("  invite: {}", c.invite);
     }
 }
 
@@ -144,6 +175,10 @@ fn print_inbox(messages: &Vec<MessageSummary>) {
     }
     for m in messages {
         let (arrow, who) = match m.direction {
+            _ if m.channel.is_some() => (
+                "in  ",
+                format!("#{}", m.channel.clone().unwrap_or_default()),
+            ),
             hark_node::api::Direction::Outgoing => ("to  ", m.to_names.join(", ")),
             hark_node::api::Direction::Incoming => ("from", m.from_name.clone()),
         };

@@ -46,7 +46,8 @@ enum Command {
     Inbox(client::ListArgs),
     /// Send an audio file (WAV or Ogg Opus) as a voice message.
     Send {
-        /// Recipient: a peer id or a display name (repeat for several).
+        /// Recipient: a peer id or a display name (repeat for several), or
+        /// one channel as #name.
         #[arg(long, required = true)]
         to: Vec<String>,
         /// Stream it live, paced as if spoken: recipients online hear it
@@ -67,8 +68,41 @@ enum Command {
         /// Output file.
         out: PathBuf,
     },
+    /// Channels: groups joined with an invite code.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
     /// Stop the running node.
     Stop,
+}
+
+/// `hark channel ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChannelCommand {
+    /// Make a channel and print its invite code.
+    Create {
+        /// Its name.
+        name: String,
+    },
+    /// Join a channel with an invite code.
+    Join {
+        /// The code (hark-channel:...).
+        invite: String,
+    },
+    /// Leave a channel (its messages stay).
+    Leave {
+        /// Its name or id.
+        name: String,
+    },
+    /// Keep a channel's live messages quiet (they are still kept).
+    Mute {
+        /// Its name or id.
+        name: String,
+        /// Unmute instead.
+        #[arg(long)]
+        off: bool,
+    },
+    /// List the channels this node is in.
+    List(client::ListArgs),
 }
 
 /// Multiaddr parsing for clap.

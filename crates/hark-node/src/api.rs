@@ -38,6 +38,21 @@ pub struct PeerInfo {
     pub last_seen_ms: u64,
 }
 
+/// A channel this node is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    /// Channel id, 32 hex characters.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The invite code that lets others join (it carries the key).
+    pub invite: String,
+    /// Whether its live messages are kept quiet here.
+    pub muted: bool,
+    /// Peers known to be in it.
+    pub members: Vec<String>,
+}
+
 /// Which way a message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,6 +96,8 @@ pub struct MessageSummary {
     pub to: Vec<String>,
     /// Recipients' display names, as known here, in the order of `to`.
     pub to_names: Vec<String>,
+    /// The channel's name for a channel message.
+    pub channel: Option<String>,
     /// Unix time in milliseconds at which the sender made it.
     pub created_at_ms: u64,
     /// Length of the speech in milliseconds.
@@ -129,6 +146,8 @@ pub enum ErrorKind {
     UnknownRecipient,
     /// The recipient name matches several peers.
     AmbiguousRecipient,
+    /// An invite code or channel name that does not work.
+    BadInvite,
     /// No message with that id.
     NotFound,
     /// The request itself is malformed.

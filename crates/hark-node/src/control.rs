@@ -58,6 +58,30 @@ pub enum Request {
         /// Message id.
         id: String,
     },
+    /// [`NodeHandle::channels`].
+    Channels,
+    /// [`NodeHandle::create_channel`].
+    ChannelCreate {
+        /// Channel name.
+        name: String,
+    },
+    /// [`NodeHandle::join_channel`].
+    ChannelJoin {
+        /// Invite code.
+        invite: String,
+    },
+    /// [`NodeHandle::leave_channel`].
+    ChannelLeave {
+        /// Channel name or id.
+        name: String,
+    },
+    /// [`NodeHandle::mute_channel`].
+    ChannelMute {
+        /// Channel name or id.
+        name: String,
+        /// Mute (true) or unmute.
+        muted: bool,
+    },
     /// [`NodeHandle::shutdown`].
     Shutdown,
 }
@@ -137,6 +161,11 @@ async fn answer(handle: &NodeHandle, line: &str) -> Reply {
         } => json(handle.send_live_file(to, path, drop_ratio).await),
         Request::Export { id, path } => json(handle.export(id, path).await),
         Request::MarkHeard { id } => json(handle.mark_heard(id).await),
+        Request::Channels => json(handle.channels().await),
+        Request::ChannelCreate { name } => json(handle.create_channel(name).await),
+        Request::ChannelJoin { invite } => json(handle.join_channel(invite).await),
+        Request::ChannelLeave { name } => json(handle.leave_channel(name).await),
+        Request::ChannelMute { name, muted } => json(handle.mute_channel(name, muted).await),
         Request::Shutdown => {
             // Answer first: the node is gone once shutdown returns.
             let handle = handle.clone();

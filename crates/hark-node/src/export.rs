@@ -73,14 +73,12 @@ pub(crate) fn open(shared: &Shared, id: &MessageId) -> Result<Opened, api::Error
     };
     let frames = store.frames(id, 0, record.frame_count).map_err(storage)?;
 
-    hark_proto::envelope::open_message(&shared.identity, &record.header, &frames, trailer).map_err(
-        |e| {
-            api::Error::new(
-                ErrorKind::Internal,
-                format!("message {id} cannot be opened: {e}"),
-            )
-        },
-    )
+    crate::channels::open_message(shared, &record.header, &frames, trailer).map_err(|e| {
+        api::Error::new(
+            ErrorKind::Internal,
+            format!("message {id} cannot be opened: {e}"),
+        )
+    })
 }
 
 fn write(

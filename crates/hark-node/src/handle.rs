@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::actor::Command;
 use crate::api::{self, ErrorKind, Event, MessageState, MessageSummary, PeerInfo, WhoAmI};
 use crate::data_dir::DataDir;
+use crate::outgoing::Target;
 use crate::Config;
 
 /// What every clone of the handle, and the actor, can reach without going
@@ -94,6 +95,10 @@ impl Shared {
             from_name: self.name_of(&record.sender),
             to: to.iter().map(|p| p.to_string()).collect(),
             to_names: to.iter().map(|p| self.name_of(p)).collect(),
+            channel: record.channel.and_then(|id| {
+                let found = self.store.channel(&id).ok().flatten();
+                found.map(|c| c.channel.name)
+            }),
             created_at_ms: record.created_at_ms,
             duration_ms: record.sample_count * 1000 / u64::from(hark_audio::SAMPLE_RATE),
             state: self.state_of(id, record),
@@ -242,10 +247,10 @@ impl NodeHandle {
     /// online get it at once, the others when they are next seen. Returns
     /// the new message's id once it is stored on disk.
     pub async fn send_file(&self, to: Vec<String>, path: PathBuf) -> Result<String, api::Error> {
-        let recipients = self.resolve(&to)?;
+        let target = self.resolve(&to)?;
         let shared = self.shared.clone();
         let sealed = tokio::task::spawn_blocking(move || {
-            crate::outgoing::seal_file(&shared, &recipients, &path)
+            crate::outgoing::seal_file(&shared, &target, &path)
         })
         .await
         .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))??;
@@ -266,7 +271,7 @@ impl NodeHandle {
         to: Vec<String>,
         pre_skip: u16,
     ) -> Result<crate::live::LiveSender, api::Error> {
-        let recipients = self.resolve(&to)?;
+        let target = self.resolve(&to)?;
         let online: Vec<PeerId> = self.ask(Command::Online).await?.into_iter().collect();
         let codec = hark_proto::envelope::Codec {
             sample_rate: hark_audio::SAMPLE_RATE,
@@ -275,8 +280,7 @@ impl NodeHandle {
             bitrate: self.shared.bitrate,
         };
         let shared = self.shared.clone();
-        crate::live::LiveSender::start(shared, self.control.clone(), &recipients, codec, &online)
-            .await
+        crate::live::LiveSender::start(shared, self.control.clone(), &target, codec, &online).await
     }
 
     /// Offers a finished live message to its recipients who did not get it
@@ -363,6 +367,72 @@ impl NodeHandle {
         .await
     }
 
+    /// Makes a new channel and joins it; share its invite code.
+    pub async fn create_channel(&self, name: String) -> Result<api::ChannelInfo, api::Error> {
+        let channel = hark_proto::channel::Channel::create(&name)
+            .map_err(|e| api::Error::new(ErrorKind::BadInvite, e.to_string()))?;
+        self.join(channel).await
+    }
+
+    /// Joins a channel from its invite code (joining again is harmless).
+    pub async fn join_channel(&self, invite: String) -> Result<api::ChannelInfo, api::Error> {
+        let channel = hark_proto::channel::Channel::from_invite(&invite)
+            .map_err(|e| api::Error::new(ErrorKind::BadInvite, e.to_string()))?;
+        self.join(channel).await
+    }
+
+    async fn join(
+        &self,
+        channel: hark_proto::channel::Channel,
+    ) -> Result<api::ChannelInfo, api::Error> {
+        let existing = self.shared.store.channel(&channel.id).map_err(storage)?;
+        let record = existing.unwrap_or_else(|| crate::channels::record(channel));
+        self.shared.store.put_channel(&record).map_err(storage)?;
+        self.shared.store.flush().await.map_err(storage)?;
+        self.tell(Command::ChannelsChanged).await?;
+        Ok(crate::channels::info(&self.shared, &record))
+    }
+
+    /// Leaves a channel (by name or id); its messages stay in the inbox.
+    pub async fn leave_channel(&self, name: String) -> Result<(), api::Error> {
+        let record = self.channel_named(&name)?;
+        self.shared
+            .store
+            .remove_channel(&record.channel.id)
+            .map_err(storage)?;
+        self.shared.store.flush().await.map_err(storage)
+    }
+
+    /// Mutes or unmutes a channel's live messages (they are still kept).
+    pub async fn mute_channel(
+        &self,
+        name: String,
+        muted: bool,
+    ) -> Result<api::ChannelInfo, api::Error> {
+        let mut record = self.channel_named(&name)?;
+        record.muted = muted;
+        self.shared.store.put_channel(&record).map_err(storage)?;
+        Ok(crate::channels::info(&self.shared, &record))
+    }
+
+    /// The channels this node is in.
+    pub async fn channels(&self) -> Result<Vec<api::ChannelInfo>, api::Error> {
+        let records = self.shared.store.channels().map_err(storage)?;
+        Ok(records
+            .iter()
+            .map(|r| crate::channels::info(&self.shared, r))
+            .collect())
+    }
+
+    fn channel_named(&self, name: &str) -> Result<hark_store::ChannelRecord, api::Error> {
+        crate::channels::find(&self.shared, name).ok_or_else(|| {
+            api::Error::new(
+                ErrorKind::NotFound,
+                format!("not in a channel called '{name}'"),
+            )
+        })
+    }
+
     /// Live events: peers coming and going, messages stored or changing
     /// state. A subscriber that falls more than 256 events behind misses
     /// the oldest (it sees `Lagged`) and should re-read the lists.
@@ -379,11 +449,36 @@ impl NodeHandle {
         }
     }
 
-    /// Finds the public identities of the recipients named in `to`.
-    fn resolve(&self, to: &[String]) -> Result<Vec<PublicIdentity>, api::Error> {
+    /// Whom `to` names: one channel (`#name`), or people (peer ids or
+    /// display names).
+    fn resolve(&self, to: &[String]) -> Result<Target, api::Error> {
         if to.is_empty() {
             return Err(api::Error::new(ErrorKind::BadRequest, "no recipient given"));
         }
+        let channel = to.iter().find(|t| t.trim().starts_with('#'));
+        if let Some(name) = channel {
+            if to.len() > 1 {
+                let msg = "send to one channel, or to people, not both";
+                return Err(api::Error::new(ErrorKind::BadRequest, msg));
+            }
+            let record = crate::channels::find(&self.shared, name).ok_or_else(|| {
+                api::Error::new(
+                    ErrorKind::UnknownRecipient,
+                    format!("not in a channel called '{name}'"),
+                )
+            })?;
+            let members = self
+                .shared
+                .store
+                .members(&record.channel.id)
+                .map_err(storage)?;
+            return Ok(Target::Channel { record, members });
+        }
+        self.resolve_people(to).map(Target::Direct)
+    }
+
+    /// Finds the public identities of the people named in `to`.
+    fn resolve_people(&self, to: &[String]) -> Result<Vec<PublicIdentity>, api::Error> {
         let contacts = self.shared.store.contacts().map_err(storage)?;
         let known: Vec<(PublicIdentity, String)> = contacts
             .iter()

@@ -32,6 +32,8 @@ pub(crate) enum FetchError {
     OutOfOrder,
     #[error("the message does not open: {0}")]
     Open(hark_proto::envelope::EnvelopeError),
+    #[error("the message does not open: {0}")]
+    Channel(String),
     #[error("store: {0}")]
     Store(#[from] hark_store::Error),
 }
@@ -61,7 +63,7 @@ impl Fetch {
     /// if `may_carry`, to be carried sealed. `missing` lists the frames to
     /// fetch when part of the message is stored already; `None` fetches all.
     pub(crate) fn begin(
-        me: &PeerId,
+        for_me: impl Fn(&Header) -> bool,
         from: PeerId,
         header: SignedHeader,
         trailer: Option<SignedTrailer>,
@@ -70,8 +72,10 @@ impl Fetch {
         missing: Option<Vec<u32>>,
     ) -> Result<Fetch, FetchError> {
         let parsed = header.verify().map_err(FetchError::Header)?;
-        let carried = !parsed.recipients().contains(me);
-        if carried && !may_carry {
+        let carried = !for_me(&parsed);
+        // Channel mail is not carried: a carrier cannot tell its members.
+        let channel = crate::channels::channel_of(&parsed);
+        if carried && (!may_carry || channel.is_some()) {
             return Err(FetchError::NotForUs);
         }
         let Some(trailer) = trailer else {
@@ -156,13 +160,9 @@ impl Fetch {
                 hark_proto::envelope::verify_message(&self.header, &self.frames, &self.trailer);
             checked.map_err(FetchError::Open)?.1
         } else {
-            let opened = hark_proto::envelope::open_message(
-                &shared.identity,
-                &self.header,
-                &self.frames,
-                &self.trailer,
-            );
-            opened.map_err(FetchError::Open)?.1
+            let opened =
+                crate::channels::open_message(shared, &self.header, &self.frames, &self.trailer);
+            opened.map_err(|e| FetchError::Channel(e.to_string()))?.1
         };
         let direction = match self.carried {
             true => Direction::Carried,
@@ -174,13 +174,14 @@ impl Fetch {
             trailer: Some(self.trailer),
             direction,
             sender: self.parsed.sender,
-            recipients: self.parsed.recipients(),
+            recipients: crate::live::receive::receivers(shared, &self.parsed),
             created_at_ms: self.parsed.created_at_ms,
             stored_at_ms: now_ms(),
             frame_count: self.frame_count,
             sample_count: trailer.sample_count,
             bytes: self.frames.iter().map(|f| f.ciphertext.len() as u64).sum(),
             dropped: false,
+            channel: crate::channels::channel_of(&self.parsed),
         };
         let inserted = if self.partial {
             shared.store.update_message(&self.id, &record)?;
@@ -212,6 +213,10 @@ mod tests {
     use super::*;
     use hark_proto::envelope::{Codec, Sealer};
     use hark_proto::identity::Identity;
+
+    fn is(me: PeerId) -> impl Fn(&Header) -> bool {
+        move |h: &Header| h.recipients().contains(&me)
+    }
 
     struct Made {
         bob: Identity,
@@ -247,7 +252,7 @@ mod tests {
         let m = message(1234)?;
         let from = Identity::generate().peer_id();
         let mut fetch = Fetch::begin(
-            &m.bob.peer_id(),
+            is(m.bob.peer_id()),
             from,
             m.header,
             Some(m.trailer),
@@ -275,7 +280,7 @@ mod tests {
         let from = Identity::generate().peer_id();
         let begin = || {
             Fetch::begin(
-                &m.bob.peer_id(),
+                is(m.bob.peer_id()),
                 from,
                 m.header.clone(),
                 Some(m.trailer.clone()),
@@ -301,7 +306,7 @@ mod tests {
         let mut missing: Vec<u32> = vec![3, 4, 5, 9];
         missing.extend(100..700);
         let fetch = Fetch::begin(
-            &bob,
+            is(bob),
             bob,
             m.header,
             Some(m.trailer),
@@ -324,7 +329,7 @@ mod tests {
         let bob = m.bob.peer_id();
 
         let not_for_us = Fetch::begin(
-            &stranger,
+            is(stranger),
             bob,
             m.header.clone(),
             Some(m.trailer.clone()),
@@ -334,7 +339,7 @@ mod tests {
         );
         assert!(matches!(not_for_us, Err(FetchError::NotForUs)));
         let carried = Fetch::begin(
-            &stranger,
+            is(stranger),
             bob,
             m.header.clone(),
             Some(m.trailer.clone()),
@@ -343,10 +348,10 @@ mod tests {
             None,
         )?;
         assert!(carried.carried);
-        let incomplete = Fetch::begin(&bob, bob, m.header.clone(), None, 3, false, None);
+        let incomplete = Fetch::begin(is(bob), bob, m.header.clone(), None, 3, false, None);
         assert!(matches!(incomplete, Err(FetchError::Incomplete)));
         let huge = Fetch::begin(
-            &bob,
+            is(bob),
             bob,
             m.header,
             Some(m.trailer),

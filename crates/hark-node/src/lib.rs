@@ -28,6 +28,7 @@
 mod actor;
 pub mod api;
 mod behaviour;
+mod channels;
 mod codec;
 mod config;
 pub mod control;

@@ -22,6 +22,7 @@ pub(crate) struct Sealed {
     pub(crate) recipients: Vec<PeerId>,
     pub(crate) sample_count: u64,
     pub(crate) created_at_ms: u64,
+    pub(crate) channel: Option<[u8; 16]>,
 }
 
 /// Imports, encodes and seals `path` for `recipients` and this node (so the
@@ -29,10 +30,10 @@ pub(crate) struct Sealed {
 /// async threads.
 pub(crate) fn seal_file(
     shared: &Shared,
-    recipients: &[PublicIdentity],
+    target: &Target,
     path: &Path,
 ) -> Result<Sealed, api::Error> {
-    let span = tracing::debug_span!("seal_file", recipients = recipients.len());
+    let span = tracing::debug_span!("seal_file");
     let _guard = span.enter();
 
     let encoded = encode_file(path, shared.bitrate)?;
@@ -44,11 +45,78 @@ pub(crate) fn seal_file(
     };
     seal_packets(
         shared,
-        recipients,
+        target,
         codec,
         &encoded.packets,
         encoded.sample_count,
     )
+}
+
+/// Whom a message is for: people (the key wrapped for each), or a channel
+/// (sealed under its key; `members` are those known to be in it, who are
+/// offered it).
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Direct(Vec<PublicIdentity>),
+    Channel {
+        record: hark_store::ChannelRecord,
+        members: Vec<PeerId>,
+    },
+}
+
+impl Target {
+    /// A fresh sealer for this target, and the peers to deliver to (this
+    /// node left out).
+    pub(crate) fn sealer(
+        &self,
+        shared: &Shared,
+        codec: Codec,
+        created_at_ms: u64,
+    ) -> Result<(Sealer, SignedHeader, Vec<PeerId>), api::Error> {
+        let internal =
+            |e: &dyn std::fmt::Display| api::Error::new(ErrorKind::Internal, e.to_string());
+        let me = shared.identity.public();
+        match self {
+            Target::Direct(recipients) => {
+                let mut audience: Vec<PublicIdentity> = vec![me.clone()];
+                let others = recipients.iter().filter(|r| r.peer_id != me.peer_id);
+                audience.extend(others.cloned());
+                let (sealer, header) =
+                    Sealer::new(&shared.identity, &audience, codec, created_at_ms)
+                        .map_err(|e| internal(&e))?;
+                Ok((
+                    sealer,
+                    header,
+                    audience[1..].iter().map(|p| p.peer_id).collect(),
+                ))
+            }
+            Target::Channel { record, members } => {
+                let channel = &record.channel;
+                let (sealer, header) = Sealer::for_channel(
+                    &shared.identity,
+                    channel.id,
+                    &channel.key,
+                    codec,
+                    created_at_ms,
+                )
+                .map_err(|e| internal(&e))?;
+                let others = members
+                    .iter()
+                    .filter(|p| **p != me.peer_id)
+                    .copied()
+                    .collect();
+                Ok((sealer, header, others))
+            }
+        }
+    }
+
+    /// The channel id of a channel target.
+    pub(crate) fn channel_id(&self) -> Option<[u8; 16]> {
+        match self {
+            Target::Channel { record, .. } => Some(record.channel.id),
+            Target::Direct(_) => None,
+        }
+    }
 }
 
 /// Imports and encodes `path`. Blocking.
@@ -76,24 +144,14 @@ pub(crate) fn encode_file(
 /// Seals Opus packets as one message from this node.
 pub(crate) fn seal_packets(
     shared: &Shared,
-    recipients: &[PublicIdentity],
+    target: &Target,
     codec: Codec,
     packets: &[Vec<u8>],
     sample_count: u64,
 ) -> Result<Sealed, api::Error> {
     let internal = |e: &dyn std::fmt::Display| api::Error::new(ErrorKind::Internal, e.to_string());
-    let me = shared.identity.public();
-    let mut audience: Vec<PublicIdentity> = vec![me.clone()];
-    audience.extend(
-        recipients
-            .iter()
-            .filter(|r| r.peer_id != me.peer_id)
-            .cloned(),
-    );
-
     let created_at_ms = now_ms();
-    let (mut sealer, header) =
-        Sealer::new(&shared.identity, &audience, codec, created_at_ms).map_err(|e| internal(&e))?;
+    let (mut sealer, header, recipients) = target.sealer(shared, codec, created_at_ms)?;
     let last = packets.len().saturating_sub(1);
     let frames = packets
         .iter()
@@ -109,9 +167,10 @@ pub(crate) fn seal_packets(
         header,
         frames,
         trailer,
-        recipients: audience[1..].iter().map(|p| p.peer_id).collect(),
+        recipients,
         sample_count,
         created_at_ms,
+        channel: target.channel_id(),
     })
 }
 
@@ -137,6 +196,7 @@ pub(crate) async fn store(shared: &Shared, sealed: &Sealed) -> Result<MessageId,
             .map(|f| f.ciphertext.len() as u64)
             .sum(),
         dropped: false,
+        channel: sealed.channel,
     };
 
     let store = &shared.store;

@@ -26,6 +26,86 @@ pub enum Sink {
     Files(PathBuf),
 }
 
+/// A measurement hook for the live benchmark (`tests/benches/live.rs`):
+/// with `HARK_LIVE_TIMING=<file>` set in a node's environment, the node
+/// appends one line per event to that file, `<event> <message id>
+/// <index> <unix time in µs>`:
+///
+/// - `start <msg> 0 <t>`: `LiveSender::start` began (the key press);
+/// - `send <msg> <i> <t>`: frame `i` was pushed (for a paced file, the
+///   moment its last sample is "spoken");
+/// - `wire <msg> <i> <t>`: frame `i` was written to a recipient's stream
+///   (one line per recipient);
+/// - `recv <msg> <i> <t>`: frame `i` arrived on a live stream (every copy,
+///   duplicates included);
+/// - `play <msg> <i> <t>`: frame `i` was decoded for playout.
+///
+/// Unset (the default), it costs one check of a cached `None` per event.
+/// Lines hold no keys, audio or plaintext. Writes are blocking but small
+/// (one `write` of under 80 bytes on an append-mode file).
+pub(crate) mod timing {
+    use std::io::Write;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use hark_proto::ids::MessageId;
+
+    static FILE: OnceLock<Option<Mutex<std::fs::File>>> = OnceLock::new();
+
+    fn file() -> Option<&'static Mutex<std::fs::File>> {
+        FILE.get_or_init(|| {
+            let path = std::env::var_os("HARK_LIVE_TIMING")?;
+            let file = std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(&path);
+            file.map_err(|e| tracing::debug!(error = %e, "timing file cannot open"))
+                .ok()
+                .map(Mutex::new)
+        })
+        .as_ref()
+    }
+
+    /// Now, in µs since the Unix epoch (one clock for every process on
+    /// the machine).
+    pub(crate) fn now_us() -> u128 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros())
+    }
+
+    /// Whether the hook is on.
+    pub(crate) fn enabled() -> bool {
+        file().is_some()
+    }
+
+    /// Appends one event line stamped `at_us` if the hook is on.
+    pub(crate) fn record(event: &str, id: &MessageId, index: u32, at_us: u128) {
+        let Some(file) = file() else { return };
+        let line = format!("{event} {id} {index} {at_us}\n");
+        if let Ok(mut file) = file.lock() {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// The jitter buffer's settings for each message. The benchmark knob
+/// `HARK_LIVE_MIN_DELAY_MS` (whole ms) replaces the default minimum delay
+/// (40 ms) so the latency it costs can be measured; nothing else sets it.
+fn jitter_config() -> JitterConfig {
+    let default = JitterConfig::default();
+    let min_ms = std::env::var("HARK_LIVE_MIN_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    match min_ms {
+        Some(ms) => JitterConfig {
+            min_delay: Duration::from_millis(ms),
+            ..default
+        },
+        None => default,
+    }
+}
+
 /// How many playout events may wait; the readers wait when it is full.
 const QUEUE: usize = 1024;
 
@@ -148,7 +228,7 @@ fn take(step: Step, order: &mut VecDeque<MessageId>, messages: &mut HashMap<Mess
             if order.len() >= MAX_WAITING || messages.contains_key(&id) {
                 return;
             }
-            let Ok(player) = Player::new(JitterConfig::default()) else {
+            let Ok(player) = Player::new(jitter_config()) else {
                 return;
             };
             order.push_back(id);
@@ -195,8 +275,11 @@ fn tick(order: &mut VecDeque<MessageId>, messages: &mut HashMap<MessageId, Playi
     };
     let now = Instant::now();
     m.refill(now);
-    if let Some(block) = m.player.next_pcm(now) {
-        m.out.extend_from_slice(&block);
+    if let Some(slot) = m.player.next_slot(now) {
+        if let Some(index) = slot.index {
+            timing::record("play", &id, index, timing::now_us());
+        }
+        m.out.extend_from_slice(&slot.pcm);
     }
     if m.done() {
         order.pop_front();

@@ -75,9 +75,13 @@ pub(crate) fn receipt_item(id: &MessageId, recipient: &PeerId, heard: bool) -> [
     key
 }
 
-/// Whether `peer` takes part in a message (sent it or is a recipient).
-pub(crate) fn takes_part(record: &MessageRecord, peer: &PeerId) -> bool {
-    record.sender == *peer || record.recipients.contains(peer)
+/// Whether `peer` takes part in a message (sent it, is a recipient, or is
+/// known to be in its channel).
+pub(crate) fn takes_part(store: &Store, record: &MessageRecord, peer: &PeerId) -> bool {
+    let member = record
+        .channel
+        .is_some_and(|c| store.is_member(&c, peer).unwrap_or(false));
+    record.sender == *peer || record.recipients.contains(peer) || member
 }
 
 /// The items `me` reconciles with `peer`, with their timestamps.
@@ -88,7 +92,7 @@ pub(crate) fn items_for(
 ) -> Result<Vec<(u64, Item)>, hark_store::Error> {
     let mut items = Vec::new();
     for (id, record) in store.messages()? {
-        let peer_in = takes_part(&record, peer);
+        let peer_in = takes_part(store, &record, peer);
         let mine = record.sender == *me;
         let has_frames = !record.dropped && record.trailer.is_some();
         let pending = mine && has_pending(store, &id)?;

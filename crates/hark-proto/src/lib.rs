@@ -3,6 +3,7 @@
 //! (callers pass times in as milliseconds since the Unix epoch).
 //!
 //! Modules:
+//! - [`channel`]: channels, their invite codes and membership tags.
 //! - [`ids`]: [`MessageId`](ids::MessageId) and short peer names for logs.
 //! - [`identity`]: the secret [`Identity`](identity::Identity) (ed25519 +
 //!   X25519, key file format), [`PublicIdentity`](identity::PublicIdentity),
@@ -20,6 +21,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod channel;
 pub mod envelope;
 pub mod identity;
 pub mod ids;

@@ -64,6 +64,12 @@ pub enum Request {
         /// [`MAX_RECEIPT_BATCH`]).
         keys: Vec<[u8; 32]>,
     },
+    /// The channels we are in, as member tags bound to our peer id
+    /// ([`crate::channel::member_tag`]); answered with `Channels`.
+    Channels {
+        /// Our tags.
+        tags: Vec<[u8; 32]>,
+    },
 }
 
 /// Most receipts in one `Receipts` or `FetchReceipts`.
@@ -98,6 +104,11 @@ pub enum Response {
     },
     /// Answer to `FetchReceipts`.
     Receipts(Vec<SignedReceipt>),
+    /// Answer to `Channels`: the responder's tags.
+    Channels {
+        /// The responder's tags.
+        tags: Vec<[u8; 32]>,
+    },
 }
 
 /// Why a request was refused.

@@ -10,8 +10,9 @@
 //! `frames` (id ‖ index -> sealed frame), `delivery` (id ‖ peer -> state),
 //! `pending` (peer ‖ id -> ()), an index of what each peer still lacks,
 //! `receipts` (id ‖ recipient ‖ kind -> verified receipt), `receipt_keys`
-//! (reconciliation key -> receipts key), and `contacts` (peer -> signed
-//! profile and last contact).
+//! (reconciliation key -> receipts key), `contacts` (peer -> signed
+//! profile and last contact), `channels` (id -> channel and settings) and
+//! `members` (channel id ‖ peer -> ()), the peers known to be in a channel.
 //!
 //! Durability: sled writes reach the OS when [`Store::flush`] returns; that
 //! survives the process being killed. Whether it survives power loss depends
@@ -26,5 +27,5 @@ pub mod record;
 mod store;
 
 pub use error::{Error, OpenError};
-pub use record::{Contact, Delivery, Direction, MessageRecord, StoredReceipt};
+pub use record::{ChannelRecord, Contact, Delivery, Direction, MessageRecord, StoredReceipt};
 pub use store::{ReceiptOutcome, Store, SCHEMA_VERSION};

@@ -47,6 +47,20 @@ pub struct MessageRecord {
     /// it expired): the record stays as a tombstone so the same message is
     /// not carried again, and its receipts can still travel.
     pub dropped: bool,
+    /// The channel a channel message was sent in (its audience); `None`
+    /// for a direct message.
+    pub channel: Option<[u8; 16]>,
+}
+
+/// A channel this node is a member of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    /// The channel (id, name, key).
+    pub channel: hark_proto::channel::Channel,
+    /// Whether its live messages are kept quiet.
+    pub muted: bool,
+    /// When this node joined, Unix ms.
+    pub joined_at_ms: u64,
 }
 
 /// Delivery of one outgoing message to one recipient. The variants are in

@@ -9,7 +9,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use crate::record::{decode, encode};
-use crate::{Contact, Delivery, Direction, Error, MessageRecord, OpenError, StoredReceipt};
+use crate::{
+    ChannelRecord, Contact, Delivery, Direction, Error, MessageRecord, OpenError, StoredReceipt,
+};
 
 /// The schema this build writes and reads. Bump it, and add a migration in
 /// [`Store::migrate`], whenever a stored type changes shape.
@@ -30,6 +32,8 @@ pub struct Store {
     receipts: sled::Tree,
     receipt_keys: sled::Tree,
     contacts: sled::Tree,
+    channels: sled::Tree,
+    members: sled::Tree,
 }
 
 /// What storing a receipt changed.
@@ -68,6 +72,8 @@ impl Store {
             receipts: tree("receipts")?,
             receipt_keys: tree("receipt_keys")?,
             contacts: tree("contacts")?,
+            channels: tree("channels")?,
+            members: tree("members")?,
             db,
         };
 
@@ -414,6 +420,64 @@ impl Store {
             out.push((peer, decode(&value, "contact")?));
         }
         Ok(out)
+    }
+
+    /// Saves (or replaces) a channel this node is in.
+    pub fn put_channel(&self, record: &ChannelRecord) -> Result<(), Error> {
+        self.channels
+            .insert(record.channel.id, encode(record, "channel")?)?;
+        Ok(())
+    }
+
+    /// Every channel this node is in.
+    pub fn channels(&self) -> Result<Vec<ChannelRecord>, Error> {
+        let mut out = Vec::new();
+        for item in self.channels.iter() {
+            let (_, value) = item?;
+            out.push(decode(&value, "channel")?);
+        }
+        Ok(out)
+    }
+
+    /// One channel by id.
+    pub fn channel(&self, id: &[u8; 16]) -> Result<Option<ChannelRecord>, Error> {
+        let bytes = self.channels.get(id)?;
+        bytes.map(|b| decode(&b, "channel")).transpose()
+    }
+
+    /// Leaves a channel: forgets it and its members (its messages stay).
+    pub fn remove_channel(&self, id: &[u8; 16]) -> Result<(), Error> {
+        self.channels.remove(id)?;
+        for key in self.members.scan_prefix(id).keys() {
+            self.members.remove(key?)?;
+        }
+        Ok(())
+    }
+
+    /// Records that `peer` proved to be in channel `id`.
+    pub fn add_member(&self, id: &[u8; 16], peer: &PeerId) -> Result<(), Error> {
+        let mut key = id.to_vec();
+        key.extend_from_slice(&peer.to_bytes());
+        self.members.insert(key, &[])?;
+        Ok(())
+    }
+
+    /// The peers known to be in channel `id`.
+    pub fn members(&self, id: &[u8; 16]) -> Result<Vec<PeerId>, Error> {
+        let mut out = Vec::new();
+        for key in self.members.scan_prefix(id).keys() {
+            if let Ok(peer) = PeerId::from_bytes(&key?[16..]) {
+                out.push(peer);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `peer` is known to be in channel `id`.
+    pub fn is_member(&self, id: &[u8; 16], peer: &PeerId) -> Result<bool, Error> {
+        let mut key = id.to_vec();
+        key.extend_from_slice(&peer.to_bytes());
+        Ok(self.members.contains_key(key)?)
     }
 
     /// The user's display name, if one was set.

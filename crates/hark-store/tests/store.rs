@@ -55,6 +55,7 @@ fn sample(sender: &Identity, to: &Identity, packets: usize) -> Result<Sample> {
         sample_count: packets as u64 * 960,
         bytes: frames.iter().map(|f| f.ciphertext.len() as u64).sum(),
         dropped: false,
+        channel: None,
     };
     Ok(Sample { id, record, frames })
 }

@@ -55,10 +55,19 @@ impl SwarmActor {
         trailer: Option<SignedTrailer>,
         frame_count: u32,
     ) {
-        let me = *self.swarm.local_peer_id();
         let may_carry = self.has_room_for(frame_count);
         let missing = self.partly_stored(&id, frame_count);
-        match Fetch::begin(&me, peer, header, trailer, frame_count, may_carry, missing) {
+        let shared = self.shared.clone();
+        let for_me = move |h: &hark_proto::envelope::Header| crate::channels::is_for_me(&shared, h);
+        match Fetch::begin(
+            for_me,
+            peer,
+            header,
+            trailer,
+            frame_count,
+            may_carry,
+            missing,
+        ) {
             Ok(fetch) if fetch.id == id => {
                 let next = fetch.next_batch();
                 self.fetches.insert(id, fetch);

@@ -67,6 +67,8 @@ pub(crate) enum Command {
         id: MessageId,
         recipients: Vec<PeerId>,
     },
+    /// The channels we are in changed: tell connected peers.
+    ChannelsChanged,
     /// Fetch message `id` (or its missing frames) from `peer`.
     Want { peer: PeerId, id: MessageId },
     /// Send one of our receipts to a peer, if connected (otherwise the next
@@ -102,6 +104,7 @@ pub(crate) enum Pending {
     Receipt,
     Sync,
     FetchReceipts,
+    Channels,
 }
 
 /// Owns the swarm; see the module docs.
@@ -209,6 +212,12 @@ impl SwarmActor {
             }
             Command::Announce { id, recipients } => self.announce(id, &recipients),
             Command::Want { peer, id } => self.want(peer, id),
+            Command::ChannelsChanged => {
+                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                for peer in peers {
+                    self.exchange_channels(&peer);
+                }
+            }
             Command::SendReceipt { receipt, to } => {
                 if self.swarm.is_connected(&to) {
                     self.send(&to, Request::Receipt(receipt), Pending::Receipt);

@@ -74,6 +74,11 @@ impl SwarmActor {
             Request::Receipts(receipts) => self.on_receipts(&peer, receipts),
             Request::FetchReceipts { keys } => self.serve_receipts(keys),
             Request::Sync { round } => self.answer_sync(&peer, &round),
+            Request::Channels { tags } => {
+                crate::channels::learn_members(&self.shared, &peer, &tags);
+                let tags = crate::channels::my_tags(&self.shared);
+                Response::Channels { tags }
+            }
         };
         // Fails only if the peer has gone; it will ask again.
         let _ = self
@@ -102,6 +107,11 @@ impl SwarmActor {
             (Pending::Sync, Response::Sync { round }) => self.continue_sync(peer, &round),
             (Pending::FetchReceipts, Response::Receipts(receipts)) => {
                 self.on_receipts(&peer, receipts);
+            }
+            (Pending::Channels, Response::Channels { tags }) => {
+                crate::channels::learn_members(&self.shared, &peer, &tags);
+                // Now we know the channels we share: reconcile them too.
+                self.start_sync(&peer);
             }
             (pending, other) => {
                 tracing::debug!(?pending, response = ?other, "request not served");
@@ -137,9 +147,16 @@ impl SwarmActor {
         // reconcile the rest.
         if answered {
             self.offer_pending(peer);
+            self.exchange_channels(peer);
             self.start_sync(peer);
         }
         Response::Hello(self.profile.clone())
+    }
+
+    /// Shows `peer` which channels we are in (tags only it can check).
+    pub(super) fn exchange_channels(&mut self, peer: &PeerId) {
+        let tags = crate::channels::my_tags(&self.shared);
+        self.send(peer, Request::Channels { tags }, Pending::Channels);
     }
 
     fn offer_pending(&mut self, peer: &PeerId) {
@@ -180,7 +197,8 @@ impl SwarmActor {
     /// addressees.
     fn may_serve(&self, peer: &PeerId, record: &MessageRecord) -> bool {
         let me = self.shared.identity.peer_id();
-        !record.dropped && (record.recipients.contains(peer) || record.sender == me)
+        let takes_part = crate::sync::takes_part(&self.shared.store, record, peer);
+        !record.dropped && (takes_part || record.sender == me)
     }
 
     fn serve_header(&mut self, peer: &PeerId, id: &MessageId) -> Response {

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use crate::actor::Command;
 use crate::handle::Shared;
 use crate::outgoing::now_ms;
+use crate::playout::timing::now_us;
 use crate::playout::Playout;
 
 /// A talker silent this long is taken to be gone; what arrived stays
@@ -48,13 +49,19 @@ async fn read_stream(peer: PeerId, mut stream: libp2p::Stream, ctx: Arc<Context>
     };
     let id = parsed.id;
 
-    if let Some(playout) = &ctx.playout {
+    // A muted channel's messages are kept, not played.
+    let muted = crate::channels::channel_of(&parsed)
+        .and_then(|c| ctx.shared.store.channel(&c).ok().flatten())
+        .is_some_and(|c| c.muted);
+    let playout = if muted { None } else { ctx.playout.as_ref() };
+    if let Some(playout) = playout {
         playout.begin(id, parsed.sender).await;
     }
     let mut last_index = None;
     while let Some(record) = next_record(&mut stream).await {
         match record {
             LiveRecord::Frame(frame) if frame.index < MAX_FRAMES => {
+                crate::playout::timing::record("recv", &id, frame.index, now_us());
                 let Ok(packet) = opener.open_frame(&frame) else {
                     tracing::debug!(msg = %id, index = frame.index, "live frame does not open");
                     continue;
@@ -68,7 +75,7 @@ async fn read_stream(peer: PeerId, mut stream: libp2p::Stream, ctx: Arc<Context>
                     break;
                 }
                 last_index = last_index.max(Some(frame.index));
-                if let Some(playout) = &ctx.playout {
+                if let Some(playout) = playout {
                     playout.frame(id, frame.index, packet, Instant::now()).await;
                 }
             }
@@ -80,7 +87,7 @@ async fn read_stream(peer: PeerId, mut stream: libp2p::Stream, ctx: Arc<Context>
             _ => break,
         }
     }
-    if let Some(playout) = &ctx.playout {
+    if let Some(playout) = playout {
         playout.end(id, last_index).await;
     }
 }
@@ -98,7 +105,7 @@ async fn next_record(stream: &mut libp2p::Stream) -> Option<LiveRecord> {
 /// arriving.
 fn accept_header(ctx: &Context, peer: &PeerId, header: &SignedHeader) -> Option<(Header, Opener)> {
     let shared = &ctx.shared;
-    let (opener, parsed) = Opener::new(&shared.identity, header)
+    let (opener, parsed) = crate::channels::opener(shared, header)
         .map_err(|e| tracing::debug!(error = %e, "live header refused"))
         .ok()?;
     if parsed.sender != *peer {
@@ -116,18 +123,28 @@ fn accept_header(ctx: &Context, peer: &PeerId, header: &SignedHeader) -> Option<
         trailer: None,
         direction: Direction::Incoming,
         sender: parsed.sender,
-        recipients: parsed.recipients(),
+        recipients: receivers(shared, &parsed),
         created_at_ms: parsed.created_at_ms,
         stored_at_ms: now_ms(),
         frame_count: 0,
         sample_count: 0,
         bytes: 0,
         dropped: false,
+        channel: crate::channels::channel_of(&parsed),
     };
     if shared.store.begin_message(&parsed.id, &record, &[]).ok()? {
         shared.emit_message(&parsed.id);
     }
     Some((parsed, opener))
+}
+
+/// Who a received message is for, as far as this node knows: the
+/// recipients of a direct message; the sender and us for a channel one.
+pub(crate) fn receivers(shared: &Shared, parsed: &Header) -> Vec<PeerId> {
+    match crate::channels::channel_of(parsed) {
+        Some(_) => vec![parsed.sender, shared.identity.peer_id()],
+        None => parsed.recipients(),
+    }
 }
 
 fn trailer_last(header: &SignedHeader, trailer: &SignedTrailer) -> Option<u32> {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hark_proto::envelope::{Codec, SealedFrame, Sealer, SignedHeader};
-use hark_proto::identity::PublicIdentity;
 use hark_proto::ids::{short_peer, MessageId};
 use hark_proto::wire::LiveRecord;
 use hark_store::{Direction, MessageRecord};
@@ -14,7 +13,8 @@ use tokio::sync::mpsc;
 
 use crate::api::{self, ErrorKind, Event};
 use crate::handle::{storage, Shared};
-use crate::outgoing::now_ms;
+use crate::outgoing::{now_ms, Target};
+use crate::playout::timing;
 
 /// Frames a writer may fall behind before its recipient is dropped from
 /// the live stream (it repairs from the stored message afterwards): about
@@ -50,36 +50,30 @@ impl LiveSender {
     pub(crate) async fn start(
         shared: Arc<Shared>,
         control: libp2p_stream::Control,
-        recipients: &[PublicIdentity],
+        target: &Target,
         codec: Codec,
         online: &[PeerId],
     ) -> Result<LiveSender, api::Error> {
-        let me = shared.identity.public();
-        let mut audience = vec![me.clone()];
-        audience.extend(
-            recipients
-                .iter()
-                .filter(|r| r.peer_id != me.peer_id)
-                .cloned(),
-        );
+        let pressed_us = timing::now_us();
+        let me = shared.identity.peer_id();
         let created_at_ms = now_ms();
-        let (sealer, header) = Sealer::new(&shared.identity, &audience, codec, created_at_ms)
-            .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))?;
+        let (sealer, header, others) = target.sealer(&shared, codec, created_at_ms)?;
 
         let id = sealer.id();
-        let others: Vec<PeerId> = audience[1..].iter().map(|p| p.peer_id).collect();
+        timing::record("start", &id, 0, pressed_us);
         let record = MessageRecord {
             header: header.clone(),
             trailer: None,
             direction: Direction::Outgoing,
-            sender: me.peer_id,
-            recipients: audience.iter().map(|p| p.peer_id).collect(),
+            sender: me,
+            recipients: std::iter::once(me).chain(others.iter().copied()).collect(),
             created_at_ms,
             stored_at_ms: created_at_ms,
             frame_count: 0,
             sample_count: 0,
             bytes: 0,
             dropped: false,
+            channel: target.channel_id(),
         };
         shared
             .store
@@ -127,11 +121,13 @@ impl LiveSender {
     /// Seals, stores and sends one Opus packet. Safe to cancel between
     /// calls; a cancelled call may have stored the frame without sending.
     pub async fn push(&mut self, packet: &[u8], last: bool) -> Result<(), api::Error> {
+        let pushed_us = timing::now_us();
         self.add_late_joiners();
         let sealer = self.sealer.as_mut().ok_or_else(finished)?;
         let frame = sealer
             .seal_frame(packet, last)
             .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))?;
+        timing::record("send", &self.id, frame.index, pushed_us);
         self.shared
             .store
             .put_frames(&self.id, std::slice::from_ref(&frame))
@@ -252,6 +248,9 @@ async fn write_stream(
         if let Err(e) = crate::codec::write_message(&mut stream, &record).await {
             tracing::debug!(msg = %id, peer = %short_peer(&peer), error = %e, "live stream broke");
             return;
+        }
+        if let (LiveRecord::Frame(frame), true) = (&record, timing::enabled()) {
+            timing::record("wire", &id, frame.index, timing::now_us());
         }
         if done {
             break;
