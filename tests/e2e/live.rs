@@ -152,7 +152,7 @@ fn lost_frames_are_repaired() -> Result<()> {
 fn listener_joining_mid_message_gets_all_of_it() -> Result<()> {
     let speech = fixture("audio/speech-22k05-mono-s16.wav");
     let out = tempfile::tempdir()?;
-    let mut a = TestNode::start("alice", &[])?;
+    let a = TestNode::start("alice", &[])?;
     let mut b = listener("bob", &[&a.addr], out.path())?;
     a.await_peer(&b)?;
     b.stop()?;
