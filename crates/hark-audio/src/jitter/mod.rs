@@ -55,6 +55,7 @@
 //! | [`JitterBuffer`] | reorders, deduplicates and schedules packets |
 //! | `estimator` (private) | target delay from the 95th percentile of transit times |
 //! | [`Player`] | buffer + decoder: 960 samples per slot, concealment included |
+//! | [`Slot`] | one slot of [`Player`] output, with the index it decoded |
 
 mod estimator;
 mod player;
@@ -63,7 +64,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use estimator::Estimator;
-pub use player::Player;
+pub use player::{Player, Slot};
 
 #[cfg(doc)]
 use crate::codec::Decoder;
@@ -268,6 +269,12 @@ impl JitterBuffer {
     /// The limits in force (after normalisation).
     pub fn config(&self) -> Config {
         self.config
+    }
+
+    /// The index the next slot will play (or conceal); `None` before
+    /// playout first starts.
+    pub fn next_index(&self) -> Option<u64> {
+        self.next
     }
 
     /// Whether `index` was received already: buffered, or recently played.

@@ -7,6 +7,17 @@ use super::{Config, JitterBuffer, Playout, Stats};
 use crate::codec::{CodecError, Decoder};
 use crate::FRAME_SAMPLES;
 
+/// One 20 ms playout slot from [`Player::next_slot`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Slot {
+    /// Exactly [`FRAME_SAMPLES`] samples, decoded or concealed.
+    pub pcm: Vec<f32>,
+    /// The index of the received frame decoded into `pcm`; `None` when the
+    /// slot was concealed.
+    pub index: Option<u32>,
+}
+
 /// Decodes what a [`JitterBuffer`] schedules, concealing what it cannot play.
 #[derive(Debug)]
 pub struct Player {
@@ -40,8 +51,20 @@ impl Player {
     /// or concealed. `None` while buffering and after the last frame (play
     /// silence or stop).
     pub fn next_pcm(&mut self, now: Instant) -> Option<Vec<f32>> {
+        self.next_slot(now).map(|slot| slot.pcm)
+    }
+
+    /// Like [`Player::next_pcm`], and says which received frame filled the
+    /// slot (`None` when it was concealed or stretched), so callers can
+    /// time a frame from its sender to its playout.
+    pub fn next_slot(&mut self, now: Instant) -> Option<Slot> {
+        let mut decoded = None;
         let samples = match self.buffer.pop(now)? {
-            Playout::Frame(packet) => self.decode(&packet),
+            Playout::Frame(packet) => {
+                // Taking a frame moved the buffer's next index just past it.
+                decoded = self.buffer.next_index().and_then(|next| next.checked_sub(1));
+                self.decode(&packet)
+            }
             // The codec module has no in-band FEC decoding, and its encoder
             // does not put FEC data in packets, so a frame that could be
             // rebuilt from the next packet is concealed with PLC like any
@@ -50,7 +73,10 @@ impl Player {
                 self.decoder.decode_lost()
             }
         };
-        Some(fit_to_frame(samples))
+        Some(Slot {
+            pcm: fit_to_frame(samples),
+            index: decoded.and_then(|i| u32::try_from(i).ok()),
+        })
     }
 
     /// The buffer's counters.
@@ -119,6 +145,26 @@ mod tests {
         assert_eq!(player.next_pcm(slot), None);
         assert_eq!(player.decode_errors(), 1);
         assert_eq!(player.stats().played, 2);
+        Ok(())
+    }
+
+    // A slot says which index it decoded: the played frames by number, a
+    // missing one (concealed) as none.
+    #[test]
+    fn slots_name_the_frame_they_decoded() -> Result<(), CodecError> {
+        let encoded = crate::codec::encode_pcm(&crate::Pcm::new(vec![0.1; 4 * 960]), 24_000)?;
+        let t0 = Instant::now();
+        let mut player = Player::new(Config::default())?;
+        for i in [0usize, 2, 3] {
+            player.push(i as u32, encoded.packets[i].clone(), t0);
+        }
+        player.finish(3);
+
+        let late = t0 + Duration::from_millis(500);
+        let indices: Vec<Option<u32>> = std::iter::from_fn(|| player.next_slot(late))
+            .map(|slot| slot.index)
+            .collect();
+        assert_eq!(indices, vec![Some(0), None, Some(2), Some(3)]);
         Ok(())
     }
 }
