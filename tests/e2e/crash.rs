@@ -73,7 +73,7 @@ fn receiver_killed_at_random_points_loses_and_repeats_nothing() -> Result<()> {
         let sender = s.spawn(|| keep_sending(&a, &wavs, &sent, &done));
         let mut held = 0;
         for cycle in 0..cycles {
-            std::thread::sleep(Duration::from_millis(rng.below(1200)));
+            std::thread::sleep(Duration::from_millis(rng.below(800)));
             b.kill()?;
             let now = check_after_kill(&a, dir_b.path())
                 .with_context(|| format!("after kill {cycle}"))?;
@@ -121,7 +121,9 @@ fn keep_sending(
             .map_err(|_| anyhow::anyhow!("poisoned"))?
             .push(id);
         n += 1;
-        std::thread::sleep(Duration::from_millis(80));
+        // About three a second: enough to keep B busy without an inbox
+        // so long that listing it dominates each cycle.
+        std::thread::sleep(Duration::from_millis(300));
     }
     Ok(())
 }

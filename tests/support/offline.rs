@@ -180,9 +180,20 @@ pub fn stored_messages(data_dir: &Path) -> Result<HashMap<String, Direction>> {
 /// depends on `seed`, so messages are not all alike.
 pub fn write_wav(path: &Path, millis: u32, seed: u32) -> Result<()> {
     let rate = 16_000u32;
-    let samples = rate / 1000 * millis;
     let freq = 200.0 + f64::from(seed % 600);
-    let mut bytes = Vec::with_capacity(44 + samples as usize * 2);
+    let samples: Vec<f32> = (0..rate / 1000 * millis)
+        .map(|n| {
+            let t = f64::from(n) / f64::from(rate);
+            ((t * freq * std::f64::consts::TAU).sin() * 0.25) as f32
+        })
+        .collect();
+    write_pcm_wav(path, &samples, rate)
+}
+
+/// Writes mono samples (-1.0..1.0) as a 16-bit WAV at `rate` Hz.
+pub fn write_pcm_wav(path: &Path, pcm: &[f32], rate: u32) -> Result<()> {
+    let samples = u32::try_from(pcm.len()).context("too long for a WAV")?;
+    let mut bytes = Vec::with_capacity(44 + pcm.len() * 2);
     bytes.extend_from_slice(b"RIFF");
     bytes.extend_from_slice(&(36 + samples * 2).to_le_bytes());
     bytes.extend_from_slice(b"WAVEfmt ");
@@ -195,10 +206,9 @@ pub fn write_wav(path: &Path, millis: u32, seed: u32) -> Result<()> {
     bytes.extend_from_slice(&16u16.to_le_bytes());
     bytes.extend_from_slice(b"data");
     bytes.extend_from_slice(&(samples * 2).to_le_bytes());
-    for n in 0..samples {
-        let t = f64::from(n) / f64::from(rate);
-        let v = (t * freq * std::f64::consts::TAU).sin() * 8000.0;
-        bytes.extend_from_slice(&(v as i16).to_le_bytes());
+    for v in pcm {
+        let v = (v.clamp(-1.0, 1.0) * f32::from(i16::MAX)) as i16;
+        bytes.extend_from_slice(&v.to_le_bytes());
     }
     std::fs::write(path, bytes)?;
     Ok(())
