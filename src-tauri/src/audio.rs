@@ -13,7 +13,7 @@
 //! The sound devices come from `hark_audio::device` through the
 //! [`sound`](crate::sound) module.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -88,6 +88,9 @@ pub enum RecorderUpdate {
 /// The player and the recorder.
 #[derive(Default)]
 pub struct Audio {
+    /// The newest play request; an older one that finishes decoding later
+    /// must not replace it.
+    requests: AtomicU64,
     playing: Mutex<Option<Playing>>,
     recording: Mutex<Option<Recording>>,
     recorder_updates: Mutex<Option<Channel<RecorderUpdate>>>,
@@ -103,17 +106,31 @@ struct Recording {
 }
 
 impl Audio {
+    /// A ticket for a play request, taken before the message is decoded.
+    pub fn ticket(&self) -> u64 {
+        self.requests.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
     /// Plays `pcm` from `start_ms` at `speed` on `output_device`, reporting
-    /// on `updates`. Stops whatever was playing.
+    /// on `updates`, and stops whatever was playing; unless a newer ticket
+    /// was taken meanwhile (the user already asked for something else),
+    /// in which case it does nothing.
     pub fn play(
         &self,
+        ticket: u64,
         pcm: Pcm,
         start_ms: f64,
         speed: f64,
         output_device: Option<String>,
         updates: Channel<PlaybackUpdate>,
     ) -> Result<(), ApiError> {
-        self.stop_playback();
+        let mut playing = lock(&self.playing);
+        if self.requests.load(Ordering::SeqCst) != ticket {
+            return Ok(());
+        }
+        if let Some(old) = playing.take() {
+            old.stop.store(true, Ordering::Relaxed);
+        }
         let output = sound::open_output(output_device.as_deref())?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -121,12 +138,14 @@ impl Audio {
         spawn("hark-playback", move || {
             play_loop(&pcm.samples, start, speed, output, &flag, &updates)
         })?;
-        *lock(&self.playing) = Some(Playing { stop });
+        *playing = Some(Playing { stop });
         Ok(())
     }
 
     /// Stops playback; the player reports where it stopped.
     pub fn stop_playback(&self) {
+        // A play request still decoding must not start after this.
+        self.requests.fetch_add(1, Ordering::SeqCst);
         if let Some(playing) = lock(&self.playing).take() {
             playing.stop.store(true, Ordering::Relaxed);
         }

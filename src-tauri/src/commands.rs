@@ -79,9 +79,20 @@ pub async fn play(
             format!("speed {speed}"),
         ));
     }
-    let pcm = node.handle()?.message_pcm(id).await?;
+    let ticket = audio.ticket();
+    let handle = node.handle()?;
+    let pcm = handle.message_pcm(id.clone()).await?;
     let output = desktop.settings().output_device;
-    audio.play(pcm, start_ms, speed, output, updates)
+    audio.play(ticket, pcm, start_ms, speed, output, updates)?;
+
+    // Playing a received message is hearing it: its sender gets a "heard"
+    // receipt. Our own messages are not received ones (not_found).
+    if let Err(e) = handle.mark_heard(id).await {
+        if e.kind != hark_node::api::ErrorKind::NotFound {
+            tracing::debug!(error = %e, "cannot mark a message heard");
+        }
+    }
+    Ok(())
 }
 
 /// Pauses (stops) playback; the player reports where.

@@ -136,6 +136,8 @@ pub struct Message {
     pub to: Vec<String>,
     /// Recipients' names, in the order of `to`.
     pub to_names: Vec<String>,
+    /// The channel's name for a channel (group) message.
+    pub channel: Option<String>,
     /// Unix time in milliseconds at which the sender made it.
     #[specta(type = i32)]
     pub created_at_ms: f64,
@@ -155,6 +157,7 @@ impl From<api::MessageSummary> for Message {
             from_name,
             to,
             to_names,
+            channel,
             created_at_ms,
             duration_ms,
             state,
@@ -169,6 +172,7 @@ impl From<api::MessageSummary> for Message {
             from_name,
             to,
             to_names,
+            channel,
             created_at_ms: created_at_ms as f64,
             duration_ms: duration_ms as f64,
             state: state.into(),
@@ -263,6 +267,8 @@ pub enum ErrorKind {
     UnknownRecipient,
     /// Several peers have that name.
     AmbiguousRecipient,
+    /// An invite code or channel name that does not work.
+    BadInvite,
     /// No such message.
     NotFound,
     /// The request itself is malformed.
@@ -304,6 +310,7 @@ impl From<api::Error> for ApiError {
             api::ErrorKind::BadInput => ErrorKind::BadInput,
             api::ErrorKind::UnknownRecipient => ErrorKind::UnknownRecipient,
             api::ErrorKind::AmbiguousRecipient => ErrorKind::AmbiguousRecipient,
+            api::ErrorKind::BadInvite => ErrorKind::BadInvite,
             api::ErrorKind::NotFound => ErrorKind::NotFound,
             api::ErrorKind::BadRequest => ErrorKind::BadRequest,
             api::ErrorKind::Unavailable => ErrorKind::Unavailable,

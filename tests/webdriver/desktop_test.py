@@ -9,12 +9,15 @@
 Screenshots go to $OUT. Configured by environment variables set by
 scripts/webdriver-test.sh."""
 
+import array
 import json
+import math
 import os
 import socket
 import subprocess
 import sys
 import time
+import wave
 
 from webdriver import Session
 
@@ -45,6 +48,33 @@ def control(request):
     if "error" in answer:
         raise RuntimeError(f"{request['cmd']}: {answer['error']}")
     return answer["ok"]
+
+
+def record_output():
+    """Starts recording what Hark plays (the null sink's monitor), in pulse mode."""
+    if ENV.get("AUDIO") != "pulse":
+        return None
+    path = os.path.join(OUT, "played.wav")
+    command = ["parec", "--latency-msec=20", "-d", "hark_test_sink.monitor"]
+    command += ["--file-format=wav", "--format=s16le", "--channels=1", "--rate=48000", path]
+    return subprocess.Popen(command), path
+
+
+def stop_recording_output(monitor):
+    """Stops the recording and returns its RMS (0..1)."""
+    process, path = monitor
+    process.terminate()
+    process.wait()
+    return rms_of(path)
+
+
+def rms_of(path):
+    with wave.open(path) as w:
+        frames = w.readframes(w.getnframes())
+    samples = array.array("h", frames)
+    if not samples:
+        return 0.0
+    return math.sqrt(sum(s * s for s in samples) / len(samples)) / 32768
 
 
 def shot(session, name):
@@ -93,6 +123,7 @@ def receive_and_play(session):
     assert label.startswith("Voice message from Alice, 0:1"), label
     assert not session.find_all("#conversations .badge"), "still unread after opening"
 
+    monitor = record_output()
     session.wait_for("#messages .message.incoming .play").click()
     session.wait_until(
         lambda: "/" in session.wait_for("#messages .message.incoming .time").text(),
@@ -100,6 +131,10 @@ def receive_and_play(session):
     )
     time.sleep(1.5)
     shot(session, "playing")
+    if monitor is not None:
+        heard = stop_recording_output(monitor)
+        assert heard > 0.02, f"the speakers (null sink) got RMS {heard:.4f}: silence"
+        say(f"playback reached the speakers: RMS {heard:.3f}")
     position = session.script(
         "return document.querySelector('#messages .message.incoming .seek').value"
     )
@@ -113,7 +148,13 @@ def receive_and_play(session):
         timeout=15,
         what="the end of playback",
     )
-    say(f"received message listed ({label}) and played to its end")
+    sent = session.wait_until(
+        lambda: [m for m in control({"cmd": "inbox"}) if m["state"] == "heard"],
+        timeout=30,
+        what="Alice's message marked heard",
+    )
+    assert len(sent) == 1 and sent[0]["direction"] == "outgoing", sent
+    say(f"received message listed ({label}), played to its end, heard at Alice")
     return row
 
 
@@ -146,8 +187,40 @@ def record_and_send(session):
     assert 3000 <= newest["duration_ms"] <= 6000, newest
     out = os.path.join(OUT, "recorded-at-alice.wav")
     control({"cmd": "export", "id": newest["id"], "path": out})
-    assert os.path.getsize(out) > 100_000, "export too small"
-    say(f"recording of {newest['duration_ms']} ms arrived at Alice and exported to {out}")
+    level = rms_of(out)
+    # Speech (pulse: played into the microphone; null: read from the file)
+    # and not the silence of a dead input.
+    assert level > 0.02, f"the recording at Alice is silent (RMS {level:.4f})"
+    say(f"recording of {newest['duration_ms']} ms, RMS {level:.3f}, arrived at Alice: {out}")
+
+
+def hotkey(session):
+    """Push-to-talk from the global hotkey (an X11 key grab, driven with
+    xdotool): press, hold, release; the recording goes to the open
+    conversation. Key repeat while held must not end or restart it."""
+    before = len(control({"cmd": "inbox"}))
+    player = subprocess.Popen(["paplay", SPEECH]) if ENV.get("AUDIO") == "pulse" else None
+    subprocess.run(["xdotool", "keydown", "ctrl+shift+space"], check=True)
+    time.sleep(1.0)
+    session.wait_for("#recording", what="the recording bar (hotkey)")
+    shot(session, "recording")
+    # What X sends for a held key: more presses (and releases) in a row.
+    subprocess.run(["xdotool", "key", "--repeat", "5", "--delay", "50", "ctrl+shift+space"])
+    subprocess.run(["xdotool", "keydown", "ctrl+shift+space"], check=True)
+    time.sleep(1.5)
+    subprocess.run(["xdotool", "keyup", "ctrl+shift+space"], check=True)
+    if player is not None:
+        player.kill()
+        player.wait()
+    inbox = session.wait_until(
+        lambda: (lambda items: items if len(items) > before else None)(control({"cmd": "inbox"})),
+        timeout=60,
+        what="the hotkey recording at Alice",
+    )
+    assert len(inbox) == before + 1, f"{len(inbox) - before} messages from one hotkey hold"
+    newest = max(inbox, key=lambda m: m["created_at_ms"])
+    assert newest["from_name"] == "Bea" and newest["duration_ms"] >= 2500, newest
+    say(f"hotkey hold sent one message of {newest['duration_ms']} ms to Alice")
 
 
 def settings(session):
@@ -174,6 +247,7 @@ def main():
         alice_appears(session)
         receive_and_play(session)
         record_and_send(session)
+        hotkey(session)
         settings(session)
     except Exception:
         shot(session, "failure")

@@ -32,6 +32,9 @@ import {
 } from "./player";
 import { idleRecorder, step, type Input, type RecorderState } from "./recorder";
 
+/** How long a notice that is not an error stays, in ms. */
+const NOTICE_MS = 4000;
+
 /** Waveform bars drawn per message. */
 export const WAVEFORM_BARS = 48;
 
@@ -67,6 +70,8 @@ export class App {
   };
 
   private listeners: Array<() => void> = [];
+  /** Bumped by every play: updates from an older playback are stale. */
+  private playback = 0;
   /** Events that arrived while a load was under way, replayed after it. */
   private pending: NodeEvent[] | null = null;
 
@@ -84,6 +89,18 @@ export class App {
   private set(patch: Partial<Ui>): void {
     this.ui = { ...this.ui, ...patch };
     this.changed();
+    if (patch.notice && !patch.notice.error) {
+      this.fadeNotice(patch.notice);
+    }
+  }
+
+  /** Good news goes away by itself after a few seconds; errors stay. */
+  private fadeNotice(notice: Ui["notice"]): void {
+    setTimeout(() => {
+      if (this.ui.notice === notice) {
+        this.set({ notice: null });
+      }
+    }, NOTICE_MS);
   }
 
   /** Shows a failure in the status line. */
@@ -149,6 +166,12 @@ export class App {
     this.ui = { ...this.ui, state: applyEvent(this.ui.state, event) };
     this.markSelectedRead();
     this.changed();
+    if (event.type === "message" && this.ui.selected !== null) {
+      const open = conversation(this.ui.state, this.ui.selected);
+      if (open.some((m) => m.id === event.message.id)) {
+        void this.loadWaveform(event.message.id);
+      }
+    }
   }
 
   /** Opens the conversation with `peerId`. */
@@ -224,9 +247,13 @@ export class App {
   }
 
   private async playFrom(id: string, fromMs: number): Promise<void> {
-    const channel = new Channel<PlaybackUpdate>((u) =>
-      this.set({ player: onUpdate(this.ui.player, id, u) }),
-    );
+    const token = ++this.playback;
+    const channel = new Channel<PlaybackUpdate>((u) => {
+      // The playback this one replaced still reports that it stopped.
+      if (token === this.playback) {
+        this.set({ player: onUpdate(this.ui.player, id, u) });
+      }
+    });
     this.set({ player: started(this.ui.player, id, fromMs) });
     try {
       await ok(commands.play(id, fromMs, this.ui.player.speed, channel));

@@ -11,7 +11,7 @@ export const commands = {
 	/**  Every peer this node knows of, online or not. */
 	peers: () => typedError<Peer[], ApiError>(__TAURI_INVOKE("peers")),
 	/**  Every message sent or received. */
-	inbox: () => typedError<Message[], ApiError>(__TAURI_INVOKE("inbox")),
+	inbox: () => typedError<Message_Serialize[], ApiError>(__TAURI_INVOKE("inbox")),
 	/**  The loudness outline of a message: `buckets` peaks in 0..=1. */
 	waveform: (id: string, buckets: number) => typedError<Waveform, ApiError>(__TAURI_INVOKE("waveform", { id, buckets })),
 	/**
@@ -67,7 +67,7 @@ export const commands = {
 
 /** Events */
 export const events = {
-	nodeEvent: makeEvent<NodeEvent, NodeEvent>("node-event"),
+	nodeEvent: makeEvent<NodeEvent_Serialize, NodeEvent_Deserialize>("node-event"),
 	notice: makeEvent<Notice, Notice>("notice"),
 	resync: makeEvent<Resync, Resync>("resync"),
 	settingsChanged: makeEvent<SettingsChanged, SettingsChanged>("settings-changed"),
@@ -113,6 +113,8 @@ export type ErrorKind =
 "unknown_recipient" | 
 /**  Several peers have that name. */
 "ambiguous_recipient" | 
+/**  An invite code or channel name that does not work. */
+"bad_invite" | 
 /**  No such message. */
 "not_found" | 
 /**  The request itself is malformed. */
@@ -187,26 +189,7 @@ export type Me = {
 };
 
 /**  One voice message. */
-export type Message = {
-	/**  Message id, 32 hex characters. */
-	id: string,
-	/**  Outgoing or incoming. */
-	direction: Direction,
-	/**  Sender's peer id. */
-	from: string,
-	/**  Sender's display name as known here. */
-	from_name: string,
-	/**  Recipients' peer ids, the sender left out. */
-	to: string[],
-	/**  Recipients' names, in the order of `to`. */
-	to_names: string[],
-	/**  Unix time in milliseconds at which the sender made it. */
-	created_at_ms: number,
-	/**  Length of the speech in milliseconds. */
-	duration_ms: number,
-	/**  Delivery state. */
-	state: MessageState,
-};
+export type Message = Message_Serialize | Message_Deserialize;
 
 /**  Where a message stands. */
 export type MessageState = 
@@ -223,8 +206,59 @@ export type MessageState =
 /**  Incoming, complete. */
 "received";
 
+/**  One voice message. */
+export type Message_Deserialize = {
+	/**  Message id, 32 hex characters. */
+	id: string,
+	/**  Outgoing or incoming. */
+	direction: Direction,
+	/**  Sender's peer id. */
+	from: string,
+	/**  Sender's display name as known here. */
+	from_name: string,
+	/**  Recipients' peer ids, the sender left out. */
+	to: string[],
+	/**  Recipients' names, in the order of `to`. */
+	to_names: string[],
+	/**  The channel's name for a channel (group) message. */
+	channel?: string | null,
+	/**  Unix time in milliseconds at which the sender made it. */
+	created_at_ms: number,
+	/**  Length of the speech in milliseconds. */
+	duration_ms: number,
+	/**  Delivery state. */
+	state: MessageState,
+};
+
+/**  One voice message. */
+export type Message_Serialize = {
+	/**  Message id, 32 hex characters. */
+	id: string,
+	/**  Outgoing or incoming. */
+	direction: Direction,
+	/**  Sender's peer id. */
+	from: string,
+	/**  Sender's display name as known here. */
+	from_name: string,
+	/**  Recipients' peer ids, the sender left out. */
+	to: string[],
+	/**  Recipients' names, in the order of `to`. */
+	to_names: string[],
+	/**  The channel's name for a channel (group) message. */
+	channel: string | null,
+	/**  Unix time in milliseconds at which the sender made it. */
+	created_at_ms: number,
+	/**  Length of the speech in milliseconds. */
+	duration_ms: number,
+	/**  Delivery state. */
+	state: MessageState,
+};
+
 /**  A live change in the node (`api::Event`), tagged by `type`. */
-export type NodeEvent = 
+export type NodeEvent = NodeEvent_Serialize | NodeEvent_Deserialize;
+
+/**  A live change in the node (`api::Event`), tagged by `type`. */
+export type NodeEvent_Deserialize = 
 /**  A peer connected or changed its profile. */
 { type: "peer_online"; 
 /**  The peer. */
@@ -236,7 +270,31 @@ peer_id: string } |
 /**  A message was stored or changed state. */
 { type: "message"; 
 /**  The message as it stands now. */
-message: Message } | 
+message: Message_Deserialize } | 
+/**
+ *  Something went wrong in the background (a message that could not
+ *  be stored, a full disk).
+ */
+{ type: "problem"; 
+/**  What kind of trouble. */
+kind: ErrorKind; 
+/**  One line for people. */
+message: string };
+
+/**  A live change in the node (`api::Event`), tagged by `type`. */
+export type NodeEvent_Serialize = 
+/**  A peer connected or changed its profile. */
+{ type: "peer_online"; 
+/**  The peer. */
+peer: Peer } | 
+/**  The last connection to a peer closed. */
+{ type: "peer_offline"; 
+/**  Its peer id. */
+peer_id: string } | 
+/**  A message was stored or changed state. */
+{ type: "message"; 
+/**  The message as it stands now. */
+message: Message_Serialize } | 
 /**
  *  Something went wrong in the background (a message that could not
  *  be stored, a full disk).

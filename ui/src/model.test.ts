@@ -37,6 +37,7 @@ export function message(id: string, created_at_ms: number, extra: Partial<Messag
     from_name: "Bob",
     to: [ALICE],
     to_names: ["Alice"],
+    channel: null,
     created_at_ms,
     duration_ms: 5000,
     state: "received",
