@@ -1,0 +1,147 @@
+// The view and controller together in happy-dom, with the shell's
+// bindings mocked: what the window shows for a given state, and what the
+// record button and the first-start prompt ask of the shell.
+
+import { readFileSync } from "node:fs";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+const commands = vi.hoisted(() => ({
+  startRecording: vi.fn(async () => ({ status: "ok", data: null })),
+  finishRecording: vi.fn(async () => ({ status: "ok", data: "m2" })),
+  setActiveConversation: vi.fn(async () => undefined),
+  markRead: vi.fn(async () => ({ status: "ok", data: {} })),
+  waveform: vi.fn(async () => ({ status: "ok", data: { peaks: [0.2, 0.9, 0.4] } })),
+  saveSettings: vi.fn(async (s: unknown) => ({ status: "ok", data: s })),
+  hotkeyStatus: vi.fn(async () => null),
+  logDir: vi.fn(async () => "/tmp/logs"),
+}));
+vi.mock("./bindings", () => ({ commands, events: {}, BITRATES: [16000, 24000] }));
+vi.mock("@tauri-apps/api/core", () => ({ Channel: class {} }));
+
+import { App } from "./app";
+import { View } from "./view";
+
+const BOB = "12D3KooWBobBobBobBobBobBobBobBobBobBobBobBob02";
+const ME = "12D3KooWAliceAliceAliceAliceAliceAliceAlice01";
+
+function page(): void {
+  // Vitest runs in ui/, where index.html is.
+  const html = readFileSync("index.html", "utf8");
+  document.body.innerHTML = html.slice(html.indexOf("<body>") + 6, html.indexOf("</body>"));
+}
+
+function app(): [App, View] {
+  const a = new App();
+  const v = new View(a);
+  v.bind();
+  a.subscribe(() => v.render());
+  a.ui = {
+    ...a.ui,
+    settings: {
+      display_name: "Alice",
+      input_device: null,
+      output_device: null,
+      hotkey: "Ctrl+Shift+Space",
+      bitrate: 24000,
+      start_with_system: false,
+      sounds: true,
+      notifications: true,
+      mute_incoming: false,
+      log_level: "warn",
+    },
+    state: {
+      me: {
+        peer_id: ME,
+        display_name: "Alice",
+        safety_number: "1",
+        listen_addrs: [],
+        data_dir: "/d",
+        carrying: 0,
+        carrying_bytes: 0,
+      },
+      peers: [
+        { peer_id: BOB, display_name: "Bob", safety_number: "22222 33333", online: true, last_seen_ms: 0 },
+      ],
+      messages: [
+        {
+          id: "m1",
+          direction: "incoming",
+          from: BOB,
+          from_name: "Bob",
+          to: [ME],
+          to_names: ["Alice"],
+          channel: null,
+          created_at_ms: Date.now(),
+          duration_ms: 7000,
+          state: "received",
+        },
+      ],
+      marks: {},
+    },
+  };
+  v.render();
+  return [a, v];
+}
+
+beforeEach(() => {
+  page();
+  vi.clearAllMocks();
+});
+
+describe("view", () => {
+  // An unread message shows as a badge and in the entry's spoken label.
+  it("shows unread conversations", () => {
+    app();
+    const entry = document.querySelector("#conversations .entry");
+    expect(entry?.querySelector(".badge")?.textContent).toBe("1");
+    expect(entry?.getAttribute("aria-label")).toBe("Bob, 1 unread");
+    expect(document.querySelector("#people .entry")?.getAttribute("aria-label")).toBe(
+      "Bob, online, safety number 22222 33333",
+    );
+  });
+
+  // Opening a conversation lists its message with a spoken label, loads its
+  // waveform, tells the shell where push-to-talk goes, and clears the badge.
+  it("opens a conversation", async () => {
+    const [a] = app();
+    a.select(BOB);
+    await vi.waitFor(() => expect(document.querySelectorAll("#messages .bar").length).toBe(3));
+    const bubble = document.querySelector("#messages .bubble");
+    expect(bubble?.getAttribute("aria-label")).toMatch(/^Voice message from Bob, 0:07, /);
+    expect(commands.setActiveConversation).toHaveBeenCalledWith([BOB]);
+    expect(commands.markRead).toHaveBeenCalled();
+    expect(document.querySelector("#conversations .badge")).toBeNull();
+  });
+
+  // Space on the record button starts recording; releasing it sends to the open conversation.
+  it("records with the keyboard", async () => {
+    const [a] = app();
+    a.select(BOB);
+    const record = document.getElementById("record");
+    record?.dispatchEvent(new KeyboardEvent("keydown", { key: " ", bubbles: true }));
+    await vi.waitFor(() => expect(commands.startRecording).toHaveBeenCalled());
+    record?.dispatchEvent(new KeyboardEvent("keyup", { key: " ", bubbles: true }));
+    await vi.waitFor(() => expect(commands.finishRecording).toHaveBeenCalledWith([BOB]));
+  });
+
+  // Esc while recording cancels: the shell is asked to drop the recording.
+  it("cancels with Esc", async () => {
+    const [a] = app();
+    a.select(BOB);
+    await a.record({ type: "press" });
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    await vi.waitFor(() => expect(commands.finishRecording).toHaveBeenCalledWith(null));
+  });
+
+  // The first-start prompt saves the chosen name.
+  it("asks for a name on first start", async () => {
+    const [a] = app();
+    a.ui = { ...a.ui, needsName: true, settings: { ...a.ui.settings!, display_name: null } };
+    const input = document.getElementById("welcome-name") as HTMLInputElement;
+    input.value = "  Ann ";
+    document.getElementById("welcome-form")?.dispatchEvent(new Event("submit", { cancelable: true }));
+    await vi.waitFor(() =>
+      expect(commands.saveSettings).toHaveBeenCalledWith(expect.objectContaining({ display_name: "Ann" })),
+    );
+  });
+});
