@@ -19,6 +19,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod codec;
+pub mod device;
 pub mod export;
 pub mod import;
 pub mod jitter;
