@@ -10,11 +10,11 @@
 //! | [`codec`] | Opus encoder/decoder for 20 ms mono frames, and whole-clip [`codec::encode_pcm`] / [`codec::decode_packets`] with the pre-skip convention |
 //! | [`export`] | writes packets as an Ogg Opus file (RFC 7845) and PCM as a 16-bit WAV |
 //! | [`quality`] | objective comparison of decoded speech with its original (log-spectral distance) |
+//! | [`jitter`] | the adaptive, bounded jitter buffer and [`jitter::Player`] for live playout |
+//! | [`device`] | microphone capture and speaker playback through cpal, with a lock-free ring between the audio callback and the rest |
 //! | `opus_head` (private) | the RFC 7845 identification header, shared by import and export |
 //!
-//! There is no device code yet: capture and playback (cpal) will live in a
-//! future `device` module that produces and consumes [`Pcm`] frames. There is
-//! no network or crypto here either; sealing packets is the node's job.
+//! There is no network or crypto here; sealing packets is the node's job.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

@@ -84,11 +84,25 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel(command) => channel(client, command).await,
+        Command::Record {
+            to,
+            seconds,
+            device,
+        } => {
+            let millis = (seconds.clamp(0.0, 1800.0) * 1000.0) as u64;
+            let request = Request::Record { to, device, millis };
+            let recorded: hark_node::Recorded = call(client, &request).await?;
+            if let Some(warning) = &recorded.warning {
+                eprintln!("hark: {warning}");
+            }
+            println!("{}", recorded.id);
+            Ok(())
+        }
         Command::Stop => {
             let () = call(client, &Request::Shutdown).await?;
             Ok(())
         }
-        Command::Node(_) => unreachable!("handled in main"),
+        Command::Node(_) => anyhow::bail!("`node` runs a node; it is not a request to one"),
     }
 }
 

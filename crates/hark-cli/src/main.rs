@@ -61,6 +61,19 @@ enum Command {
         /// The audio file.
         file: PathBuf,
     },
+    /// Record from the microphone as a live message: recipients online hear
+    /// it as you speak. Prints the message id.
+    Record {
+        /// Recipient: a peer id or display name (repeatable), or #channel.
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// How long to record.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Input device name [default: the system's default input].
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// Write a message to a file: .opus/.ogg (Ogg Opus) or .wav (16-bit).
     Export {
         /// The message id (from `hark inbox`).

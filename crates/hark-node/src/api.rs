@@ -148,6 +148,8 @@ pub enum ErrorKind {
     AmbiguousRecipient,
     /// An invite code or channel name that does not work.
     BadInvite,
+    /// A microphone or speaker could not be used (none, denied, lost).
+    Device,
     /// No message with that id.
     NotFound,
     /// The request itself is malformed.

@@ -58,6 +58,16 @@ pub enum Request {
         /// Message id.
         id: String,
     },
+    /// [`NodeHandle::record`].
+    Record {
+        /// Peer ids, display names, or one `#channel`.
+        to: Vec<String>,
+        /// Input device name; `None`: the default input.
+        #[serde(default)]
+        device: Option<String>,
+        /// How long to record, in milliseconds.
+        millis: u64,
+    },
     /// [`NodeHandle::channels`].
     Channels,
     /// [`NodeHandle::create_channel`].
@@ -161,6 +171,10 @@ async fn answer(handle: &NodeHandle, line: &str) -> Reply {
         } => json(handle.send_live_file(to, path, drop_ratio).await),
         Request::Export { id, path } => json(handle.export(id, path).await),
         Request::MarkHeard { id } => json(handle.mark_heard(id).await),
+        Request::Record { to, device, millis } => {
+            let duration = std::time::Duration::from_millis(millis.min(30 * 60 * 1000));
+            json(handle.record(to, device, duration).await)
+        }
         Request::Channels => json(handle.channels().await),
         Request::ChannelCreate { name } => json(handle.create_channel(name).await),
         Request::ChannelJoin { invite } => json(handle.join_channel(invite).await),

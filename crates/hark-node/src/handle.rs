@@ -183,6 +183,11 @@ impl NodeHandle {
         }
     }
 
+    /// Opus bitrate for new messages, bits per second.
+    pub(crate) fn bitrate(&self) -> u32 {
+        self.shared.bitrate
+    }
+
     /// This node's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.shared.identity.peer_id()

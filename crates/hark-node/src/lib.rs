@@ -41,6 +41,7 @@ mod media;
 mod outgoing;
 pub mod playout;
 mod receipts;
+mod record;
 mod sync;
 
 use std::path::PathBuf;
@@ -53,6 +54,7 @@ pub use config::{CarryPolicy, Config, DEFAULT_BITRATE};
 pub use data_dir::socket_path;
 pub use handle::NodeHandle;
 pub use media::MAX_WAVEFORM_BUCKETS;
+pub use record::{Recorded, Recording};
 
 /// Why a node could not start. None of these leave anything changed.
 #[derive(Debug, thiserror::Error)]
