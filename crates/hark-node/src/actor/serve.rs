@@ -113,6 +113,8 @@ impl SwarmActor {
                 // Now we know the channels we share: reconcile them too.
                 self.start_sync(&peer);
             }
+            // Offers and receipts are answered with a bare acknowledgement.
+            (Pending::Offer | Pending::Receipt, Response::Ack) => {}
             (pending, other) => {
                 tracing::debug!(?pending, response = ?other, "request not served");
                 self.on_request_failed(peer, pending);
