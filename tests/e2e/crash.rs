@@ -73,10 +73,15 @@ fn receiver_killed_at_random_points_loses_and_repeats_nothing() -> Result<()> {
         let sender = s.spawn(|| keep_sending(&a, &wavs, &sent, &done));
         let mut held = 0;
         for cycle in 0..cycles {
-            std::thread::sleep(Duration::from_millis(rng.below(800)));
+            // Once B is connected again it fetches the backlog A queued
+            // while it was down: a kill in the next second lands anywhere
+            // in that transfer (or just after it).
+            b.await_peer(&a)?;
+            std::thread::sleep(Duration::from_millis(rng.below(1000)));
             b.kill()?;
             let now = check_after_kill(&a, dir_b.path())
                 .with_context(|| format!("after kill {cycle}"))?;
+            eprintln!("cycle {cycle}: B's store holds {now}");
             growing += usize::from(now > held);
             held = now;
             b = launch_b.start(dir_b.path())?;

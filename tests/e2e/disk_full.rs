@@ -108,30 +108,28 @@ fn sending_on_a_full_disk_fails_clearly_and_acknowledges_nothing_unstored() -> R
 }
 
 // B's disk is full when A's message comes: B stores nothing and sends no
-// receipt, so A keeps it undelivered (across a reconciliation); once space
-// is freed and B restarts, B gets it and A sees it delivered.
+// receipt, so A keeps it undelivered, also after a reconciliation period and
+// after A restarts and offers it again while B's store is still failing;
+// once space is freed and B restarts, B gets it and A sees it delivered.
 #[test]
 fn receiver_with_full_disk_does_not_acknowledge_and_gets_it_later() -> Result<()> {
     let disk = Tmpfs::mount(4 << 20)?;
     let dir_b = disk.path().join("bob");
     let dir_a = tempdir("alice")?;
-    let a = Launch::local("alice").start(dir_a.path())?;
-    let launch_b = Launch {
-        peers: vec![a.addr.clone()],
-        ..Launch::local("bob")
-    };
+    let launch_b = Launch::local("bob");
     let mut b = launch_b.start(&dir_b)?;
-    a.await_peer(&b)?;
+    let launch_a = Launch {
+        peers: vec![b.addr.clone()],
+        ..Launch::local("alice")
+    };
+    let mut a = launch_a.start(dir_a.path())?;
+    b.await_peer(&a)?;
 
     fill(&disk.path())?;
     let id = a.send("bob", &fixture("audio/speech-22k05-mono-s16.wav"))?;
     // Longer than one reconciliation period (20 s), so a resync had its go.
-    std::thread::sleep(Duration::from_secs(24));
-    let state = a.message(&id)?.context("message gone at A")?["state"].clone();
-    ensure!(
-        state == "queued" || state == "sent",
-        "with bob's disk full the message is {state}"
-    );
+    std::thread::sleep(Duration::from_secs(22));
+    ensure_undelivered(&a, &id)?;
     ensure!(b.json(&["whoami"]).is_ok(), "bob stopped answering");
     ensure!(
         b.log().contains("fetched message not stored"),
@@ -139,11 +137,31 @@ fn receiver_with_full_disk_does_not_acknowledge_and_gets_it_later() -> Result<()
         b.log()
     );
 
+    // A comes back and offers it again to B, whose store is still failing.
+    a.stop()?;
+    let a = launch_a.start(dir_a.path())?;
+    a.await_peer(&b)?;
+    std::thread::sleep(Duration::from_secs(5));
+    ensure_undelivered(&a, &id)?;
+
     std::fs::remove_file(disk.path().join("filler"))?;
     b.stop().ok();
-    let b = launch_b.start(&dir_b)?;
+    let b = Launch {
+        peers: vec![a.addr.clone()],
+        ..launch_b
+    }
+    .start(&dir_b)?;
     b.await_state(&id, "received", DELIVERY)?;
     a.await_state(&id, "delivered", DELIVERY)?;
     ensure!(b.inbox_lines()?.len() == 1, "bob lists more than one");
+    Ok(())
+}
+
+fn ensure_undelivered(a: &TestNode, id: &str) -> Result<()> {
+    let state = a.message(id)?.context("message gone at A")?["state"].clone();
+    ensure!(
+        state == "queued" || state == "sent",
+        "with bob's disk full the message is {state}"
+    );
     Ok(())
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use hark_store::{Direction, Store};
@@ -26,6 +26,8 @@ pub struct Launch {
     pub mailbox: bool,
     /// `--peer` addresses.
     pub peers: Vec<String>,
+    /// Extra environment for the node process (e.g. libfaketime's).
+    pub env: Vec<(String, String)>,
 }
 
 impl Launch {
@@ -69,6 +71,7 @@ impl Launch {
         for p in &self.peers {
             cmd.args(["--peer", p]);
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         TestNode::spawn(&self.name, dir, cmd)
     }
 }
@@ -289,7 +292,23 @@ impl Rng {
     }
 }
 
-/// How long since `start`, in whole milliseconds, for logs.
-pub fn ms_since(start: Instant) -> u128 {
-    start.elapsed().as_millis()
+/// Environment that runs a process with its wall clock shifted by
+/// `offset` (libfaketime syntax, e.g. `-1h`), monotonic time untouched so
+/// timers still run true; `None` if libfaketime is not installed.
+pub fn faketime_env(offset: &str) -> Option<Vec<(String, String)>> {
+    let lib = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"]
+        .into_iter()
+        .chain(["/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1"])
+        .find(|p| Path::new(p).exists())?;
+    let pairs = [
+        ("LD_PRELOAD", lib),
+        ("FAKETIME", offset),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ];
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
