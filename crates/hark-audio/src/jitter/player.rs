@@ -62,7 +62,10 @@ impl Player {
         let samples = match self.buffer.pop(now)? {
             Playout::Frame(packet) => {
                 // Taking a frame moved the buffer's next index just past it.
-                decoded = self.buffer.next_index().and_then(|next| next.checked_sub(1));
+                decoded = self
+                    .buffer
+                    .next_index()
+                    .and_then(|next| next.checked_sub(1));
                 self.decode(&packet)
             }
             // The codec module has no in-band FEC decoding, and its encoder
