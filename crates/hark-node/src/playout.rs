@@ -294,14 +294,19 @@ fn deliver(sink: &Sink, id: &MessageId, m: Playing) {
     tracing::debug!(msg = %id, played = stats.played, concealed = stats.concealed, "played");
     match sink {
         Sink::Files(dir) => {
+            // Written under a temporary name and renamed, so a reader that
+            // sees `<id>.wav` never reads it half written.
             let path = dir.join(format!("{id}.wav"));
-            let written = std::fs::File::create(&path)
+            let part = dir.join(format!("{id}.wav.part"));
+            let written = std::fs::File::create(&part)
                 .map_err(|e| e.to_string())
                 .and_then(|f| {
                     let mut w = std::io::BufWriter::new(f);
                     hark_audio::export::write_wav(&mut w, &Pcm::new(m.out))
-                        .map_err(|e| e.to_string())
-                });
+                        .map_err(|e| e.to_string())?;
+                    std::io::Write::flush(&mut w).map_err(|e| e.to_string())
+                })
+                .and_then(|()| std::fs::rename(&part, &path).map_err(|e| e.to_string()));
             if let Err(e) = written {
                 tracing::warn!(path = %path.display(), error = %e, "cannot write played audio");
             }
