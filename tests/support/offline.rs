@@ -149,6 +149,53 @@ impl TestNode {
     }
 }
 
+impl TestNode {
+    /// Waits until the node's log has recorded `event` (e.g. "message
+    /// received", "message delivered") for every id in `ids`. Cheap where
+    /// listing a big inbox every second would slow the node under test.
+    pub fn await_logged(&self, event: &str, ids: &[String], timeout: Duration) -> Result<()> {
+        let mut missing = ids.len();
+        wait_until_logged(timeout, self, || {
+            std::thread::sleep(Duration::from_millis(400));
+            let seen = logged_ids(&self.log(), event);
+            missing = ids.iter().filter(|id| !seen.contains(*id)).count();
+            Ok(missing == 0)
+        })
+        .with_context(|| format!("{missing} of {} never logged '{event}'", ids.len()))
+    }
+}
+
+/// The message ids of the log lines that record `event`.
+fn logged_ids(log: &str, event: &str) -> std::collections::HashSet<String> {
+    log.lines()
+        .map(strip_ansi)
+        .filter(|line| line.contains(event))
+        .filter_map(|line| {
+            let at = line.find("msg=")? + 4;
+            line.get(at..at + 32).map(str::to_string)
+        })
+        .collect()
+}
+
+/// A log line without its terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Skip to the end of the escape sequence (a letter).
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// [`crate::wait_until`] that adds the node's log tail when it times out.
 fn wait_until_logged(
     timeout: Duration,
