@@ -89,11 +89,20 @@ pub(crate) mod timing {
     }
 }
 
+/// The smallest playout delay on a LAN: one frame. The buffer's target
+/// grows from there with the jitter it measures (p95 of transit), so a
+/// Wi-Fi link gets more; the jitter crate's own default (40 ms) cost 1.9x
+/// the latency floor on a wired LAN (docs/benchmarks.md), 20 ms 1.24x.
+const LAN_MIN_DELAY: Duration = Duration::from_millis(20);
+
 /// The jitter buffer's settings for each message. The benchmark knob
-/// `HARK_LIVE_MIN_DELAY_MS` (whole ms) replaces the default minimum delay
-/// (40 ms) so the latency it costs can be measured; nothing else sets it.
+/// `HARK_LIVE_MIN_DELAY_MS` (whole ms) replaces the minimum delay so the
+/// latency it costs can be measured; nothing else sets it.
 fn jitter_config() -> JitterConfig {
-    let default = JitterConfig::default();
+    let default = JitterConfig {
+        min_delay: LAN_MIN_DELAY,
+        ..JitterConfig::default()
+    };
     let min_ms = std::env::var("HARK_LIVE_MIN_DELAY_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok());
