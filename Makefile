@@ -26,12 +26,13 @@ $(call step,cargo build)
 @$(CARGO) build --workspace
 endef
 
-.PHONY: help setup build run test
+.PHONY: help setup build run test deb
 
 help:
 	@echo 'make run    install what is missing, build, and start Hark'
 	@echo 'make test   install, build, and run every check'
 	@echo 'make build  install and build only'
+	@echo 'make deb    build the Debian package (release build, several minutes)'
 
 setup:
 	@scripts/setup.sh
@@ -68,3 +69,13 @@ test: setup
 	$(call step,desktop under WebDriver: two nodes, a message received and played, a recording sent)
 	@scripts/webdriver-test.sh
 	@printf '\nall checks passed\n'
+
+# The Debian package: a release build by the Tauri bundler (its CLI comes
+# with the front end's npm packages), then a look inside the .deb.
+deb: setup
+	$(call step,front end: vite build)
+	@cd ui && $(NPM) run --silent build -- --logLevel warn
+	$(call step,tauri build --bundles deb)
+	@cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb
+	$(call step,inspect the .deb)
+	@scripts/desktop-deb-check.sh
