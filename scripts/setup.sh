@@ -15,7 +15,7 @@ PACKAGES=(
   libxdo-dev libssl-dev pkg-config build-essential cmake
   libasound2-dev libasound2-plugins libopus-dev
   xvfb xauth webkit2gtk-driver imagemagick xdotool dbus-x11
-  pulseaudio pulseaudio-utils espeak-ng sox opus-tools trayer iproute2
+  pulseaudio pulseaudio-utils espeak-ng sox opus-tools trayer iproute2 faketime
   python3
 )
 

@@ -62,10 +62,10 @@ impl Shared {
         if *peer == self.identity.peer_id() {
             return self.display_name();
         }
+        // Contacts are stored only after their profile verified.
         let contact = self.store.contact(peer).ok().flatten();
         contact
-            .and_then(|c| c.profile.verify().ok())
-            .map(|(_, profile)| profile.display_name)
+            .and_then(|c| c.profile.stored_display_name())
             .unwrap_or_else(|| hark_proto::ids::short_peer(peer))
     }
 
@@ -121,8 +121,13 @@ impl Shared {
             Some(0) if any => MessageState::Sent,
             Some(0) => MessageState::Queued,
             Some(1) => MessageState::Delivered,
-            _ if deliveries.is_empty() => MessageState::Delivered,
-            _ => MessageState::Heard,
+            Some(_) => MessageState::Heard,
+            // Nobody to deliver to: a channel with no member known yet.
+            None if record.channel.is_some() => MessageState::Sent,
+            // A direct message without delivery rows was not stored whole
+            // (the store failed mid-way): it is not delivered.
+            None if record.recipients.len() > 1 => MessageState::Queued,
+            None => MessageState::Delivered,
         }
     }
 
@@ -537,7 +542,13 @@ fn pick(known: &[(PublicIdentity, String)], name: &str) -> Result<PublicIdentity
 }
 
 pub(crate) fn storage(e: hark_store::Error) -> api::Error {
-    api::Error::new(ErrorKind::Storage, e.to_string())
+    // The raw OS error says "StorageFull"; people need to know what to do.
+    let text = e.to_string();
+    if text.contains("No space left on device") {
+        let full = "the disk is full: nothing was stored; free some space, then restart Hark";
+        return api::Error::new(ErrorKind::Storage, full);
+    }
+    api::Error::new(ErrorKind::Storage, text)
 }
 
 fn unavailable() -> api::Error {

@@ -95,6 +95,14 @@ impl SignedProfile {
         }
     }
 
+    /// The display name as the profile states it, without checking the
+    /// signature: only for profiles that were verified before they were
+    /// stored (listing names must not cost a signature check each).
+    pub fn stored_display_name(&self) -> Option<String> {
+        let profile: Profile = crate::wire::decode_exact(&self.body).ok()?;
+        Some(profile.display_name)
+    }
+
     /// Checks the signature and the name; returns the self-certified public
     /// identity (PeerId derived from `signing_key`) and the profile.
     pub fn verify(&self) -> Result<(PublicIdentity, Profile), ProfileError> {
