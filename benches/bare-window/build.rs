@@ -1,0 +1,5 @@
+//! Runs tauri-build for the bare window.
+
+fn main() {
+    tauri_build::build();
+}
