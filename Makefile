@@ -66,7 +66,7 @@ test: setup
 	@$(CARGO) test --workspace
 	$(call step,desktop smoke test)
 	@scripts/desktop-smoke.sh
-	$(call step,desktop under WebDriver: two nodes, a message received and played, a recording sent)
+	$(call step,desktop under WebDriver: two nodes; a message received and played; recordings sent)
 	@scripts/webdriver-test.sh
 	@printf '\nall checks passed\n'
 
