@@ -106,3 +106,109 @@ pub(crate) fn all_delivered(shared: &Shared, id: &MessageId) -> Result<bool, har
             .into_iter()
             .all(|p| receipts.iter().any(|r| r.recipient == *p)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use hark_proto::envelope::{Codec, Sealer};
+    use hark_proto::identity::Identity;
+    use hark_store::{Delivery, Direction, MessageRecord, Store};
+
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// Alice's node with one message to Bob stored, pending.
+    fn alice_with_message(
+        dir: &std::path::Path,
+        bob: &Identity,
+    ) -> Result<(Shared, MessageId), Box<dyn std::error::Error>> {
+        let alice = Identity::generate();
+        let data = crate::data_dir::DataDir::lock(dir)?;
+        let store = Store::open(&data.store_path())?;
+        let codec = Codec {
+            sample_rate: 48_000,
+            frame_samples: 960,
+            pre_skip: 312,
+            bitrate: 24_000,
+        };
+        let (mut sealer, header) = Sealer::new(&alice, &[alice.public(), bob.public()], codec, 1)?;
+        let frame = sealer.seal_frame(&[7; 40], true)?;
+        let id = sealer.id();
+        let trailer = sealer.finish(960)?;
+        let record = MessageRecord {
+            header,
+            trailer: Some(trailer),
+            direction: Direction::Outgoing,
+            sender: alice.peer_id(),
+            recipients: vec![alice.peer_id(), bob.peer_id()],
+            created_at_ms: 1,
+            stored_at_ms: 1,
+            frame_count: 1,
+            sample_count: 960,
+            bytes: 56,
+            dropped: false,
+            channel: None,
+        };
+        store.insert_message(&id, &record, &[frame], &[bob.peer_id()])?;
+
+        let config = crate::Config::new(dir.to_path_buf());
+        let (events, _) = tokio::sync::broadcast::channel(8);
+        Ok((
+            Shared::new(Arc::new(alice), store, events, &config, data),
+            id,
+        ))
+    }
+
+    // Bob's receipt moves the message to delivered; the same receipt again
+    // changes nothing.
+    #[test]
+    fn receipt_from_the_recipient_is_taken_once() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let bob = Identity::generate();
+        let (alice, id) = alice_with_message(dir.path(), &bob)?;
+        let receipt = SignedReceipt::sign(&bob, id, ReceiptKind::Delivered, 5);
+
+        assert_eq!(take(&alice, &receipt)?.outcome, ReceiptOutcome::Advanced);
+        assert_eq!(take(&alice, &receipt)?.outcome, ReceiptOutcome::Duplicate);
+        let state = alice.store.deliveries(&id)?;
+        assert_eq!(
+            state,
+            vec![(bob.peer_id(), Delivery::Delivered { at_ms: 5 })]
+        );
+        Ok(())
+    }
+
+    // A receipt signed by someone who is not a recipient, or with a
+    // tampered body, or for another message, is refused and changes nothing.
+    #[test]
+    fn forged_receipts_are_refused() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let bob = Identity::generate();
+        let (alice, id) = alice_with_message(dir.path(), &bob)?;
+
+        let mallory = SignedReceipt::sign(&Identity::generate(), id, ReceiptKind::Delivered, 5);
+        assert!(matches!(
+            take(&alice, &mallory),
+            Err(ReceiptError::NotRecipient(_))
+        ));
+        let mut tampered = SignedReceipt::sign(&bob, id, ReceiptKind::Delivered, 5);
+        if let Some(byte) = tampered.body.last_mut() {
+            *byte ^= 1;
+        }
+        assert!(matches!(
+            take(&alice, &tampered),
+            Err(ReceiptError::Signature)
+        ));
+        let other = SignedReceipt::sign(&bob, MessageId::random(), ReceiptKind::Delivered, 5);
+        assert!(matches!(
+            take(&alice, &other),
+            Err(ReceiptError::UnknownMessage)
+        ));
+
+        let state = alice.store.deliveries(&id)?;
+        assert_eq!(state, vec![(bob.peer_id(), Delivery::Pending)]);
+        Ok(())
+    }
+}
