@@ -257,19 +257,39 @@ impl NodeHandle {
     /// online get it at once, the others when they are next seen. Returns
     /// the new message's id once it is stored on disk.
     pub async fn send_file(&self, to: Vec<String>, path: PathBuf) -> Result<String, api::Error> {
-        let target = self.resolve(&to)?;
-        let shared = self.shared.clone();
-        let sealed = tokio::task::spawn_blocking(move || {
-            crate::outgoing::seal_file(&shared, &target, &path)
+        self.send_sealed(to, move |shared, target| {
+            crate::outgoing::seal_file(shared, target, &path)
         })
         .await
-        .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))??;
+    }
+
+    /// The common end of every stored send: resolves `to`, seals on the
+    /// blocking pool with `seal`, stores (flushed), tells the UI and offers
+    /// the message. Returns its id.
+    pub(crate) async fn send_sealed<F>(
+        &self,
+        to: Vec<String>,
+        seal: F,
+    ) -> Result<String, api::Error>
+    where
+        F: FnOnce(&Shared, &Target) -> Result<crate::outgoing::Sealed, api::Error> + Send + 'static,
+    {
+        let target = self.resolve(&to)?;
+        let shared = self.shared.clone();
+        let sealed = tokio::task::spawn_blocking(move || seal(&shared, &target))
+            .await
+            .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))??;
 
         let id = crate::outgoing::store(&self.shared, &sealed).await?;
         self.shared.emit_message(&id);
         let recipients = sealed.recipients.clone();
         self.tell(Command::Announce { id, recipients }).await?;
         Ok(id.to_string())
+    }
+
+    /// The state shared with the actor, for sibling modules.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Starts a live message to `to`: frames pushed into the returned
@@ -283,12 +303,7 @@ impl NodeHandle {
     ) -> Result<crate::live::LiveSender, api::Error> {
         let target = self.resolve(&to)?;
         let online: Vec<PeerId> = self.ask(Command::Online).await?.into_iter().collect();
-        let codec = hark_proto::envelope::Codec {
-            sample_rate: hark_audio::SAMPLE_RATE,
-            frame_samples: hark_audio::FRAME_SAMPLES as u32,
-            pre_skip,
-            bitrate: self.shared.bitrate,
-        };
+        let codec = crate::outgoing::codec(pre_skip, self.shared.bitrate);
         let shared = self.shared.clone();
         crate::live::LiveSender::start(shared, self.control.clone(), &target, codec, &online).await
     }

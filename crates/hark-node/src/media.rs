@@ -1,17 +1,12 @@
 //! Audio in and out of a running node for players and recorders: a stored
 //! message as samples, its waveform, and recorded samples sent as a message.
 //!
-//! Known shortcoming: these go through a WAV file in the data dir because
-//! this module sees only `NodeHandle`'s public methods (`export`,
-//! `send_file`). Each call therefore writes and reads the audio once more
-//! than needed, and a recording is stored as 16-bit PCM before it is
-//! encoded. Direct access to the store (`export::open`) and to
-//! `outgoing::seal_packets` would remove the detour.
-
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+//! Both work on the stored packets directly: a message is opened and
+//! decoded in memory, a recording is encoded from its float samples (no
+//! file, no 16-bit rounding on the way).
 
 use hark_audio::Pcm;
+use hark_proto::ids::MessageId;
 
 use crate::api::{self, ErrorKind};
 use crate::NodeHandle;
@@ -20,22 +15,22 @@ use crate::NodeHandle;
 /// shows, small enough that a bad request cannot allocate much.
 pub const MAX_WAVEFORM_BUCKETS: usize = 1024;
 
-/// Tells the temporary files of concurrent calls apart.
-static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
-
 impl NodeHandle {
     /// Decodes stored message `id` to 48 kHz mono samples, exactly as long
     /// as the sender recorded it.
     pub async fn message_pcm(&self, id: String) -> Result<Pcm, api::Error> {
-        let temp = TempWav::new(&self.data_dir().await?);
-        self.export(id, temp.path.clone()).await?;
-
-        let path = temp.path.clone();
-        let imported = tokio::task::spawn_blocking(move || hark_audio::import::read_file(&path))
-            .await
-            .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))?
-            .map_err(|e| api::Error::new(ErrorKind::Internal, format!("decoded message: {e}")))?;
-        Ok(imported.pcm)
+        let id: MessageId = id.parse().map_err(|_| {
+            api::Error::new(ErrorKind::BadRequest, format!("'{id}' is not a message id"))
+        })?;
+        let shared = self.shared().clone();
+        tokio::task::spawn_blocking(move || {
+            let (header, trailer, packets) = crate::export::open(&shared, &id)?;
+            let pre_skip = header.codec.pre_skip;
+            hark_audio::codec::decode_packets(&packets, pre_skip, trailer.sample_count)
+                .map_err(|e| api::Error::new(ErrorKind::Internal, format!("message {id}: {e}")))
+        })
+        .await
+        .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))?
     }
 
     /// The loudness outline of message `id`: the peak of each of `buckets`
@@ -61,17 +56,12 @@ impl NodeHandle {
                 "the recording is empty",
             ));
         }
-        let temp = TempWav::new(&self.data_dir().await?);
-        let path = temp.path.clone();
-        tokio::task::spawn_blocking(move || write_wav(&path, &pcm))
-            .await
-            .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))??;
-
-        self.send_file(to, temp.path.clone()).await
-    }
-
-    async fn data_dir(&self) -> Result<PathBuf, api::Error> {
-        Ok(PathBuf::from(self.whoami().await?.data_dir))
+        self.send_sealed(to, move |shared, target| {
+            let encoded = hark_audio::codec::encode_pcm(&pcm, shared.bitrate)
+                .map_err(|e| api::Error::new(ErrorKind::BadInput, format!("recording: {e}")))?;
+            crate::outgoing::seal_encoded(shared, target, &encoded)
+        })
+        .await
     }
 }
 
@@ -86,39 +76,6 @@ pub(crate) fn peaks(samples: &[f32], buckets: usize) -> Vec<f32> {
             slice.iter().fold(0f32, |m, s| m.max(s.abs())).min(1.0)
         })
         .collect()
-}
-
-fn write_wav(path: &Path, pcm: &Pcm) -> Result<(), api::Error> {
-    let failed = |e: &dyn std::fmt::Display| {
-        api::Error::new(ErrorKind::Storage, format!("{}: {e}", path.display()))
-    };
-    let file = std::fs::File::create(path).map_err(|e| failed(&e))?;
-    let mut w = std::io::BufWriter::new(file);
-    hark_audio::export::write_wav(&mut w, pcm).map_err(|e| failed(&e))?;
-    w.into_inner().map_err(|e| failed(&e.error()))?;
-    Ok(())
-}
-
-/// A WAV file name in the data dir, removed when dropped.
-struct TempWav {
-    path: PathBuf,
-}
-
-impl TempWav {
-    fn new(dir: &Path) -> TempWav {
-        let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
-        let name = format!(".media-{}-{n}.wav", std::process::id());
-        TempWav {
-            path: dir.join(name),
-        }
-    }
-}
-
-impl Drop for TempWav {
-    fn drop(&mut self) {
-        // Missing is fine: the call failed before writing it.
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 #[cfg(test)]

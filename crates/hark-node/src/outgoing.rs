@@ -37,12 +37,17 @@ pub(crate) fn seal_file(
     let _guard = span.enter();
 
     let encoded = encode_file(path, shared.bitrate)?;
-    let codec = Codec {
-        sample_rate: hark_audio::SAMPLE_RATE,
-        frame_samples: hark_audio::FRAME_SAMPLES as u32,
-        pre_skip: encoded.pre_skip,
-        bitrate: shared.bitrate,
-    };
+    seal_encoded(shared, target, &encoded)
+}
+
+/// Seals Opus packets made by `hark_audio::codec` (a file or a recording)
+/// as one message from this node. Blocking.
+pub(crate) fn seal_encoded(
+    shared: &Shared,
+    target: &Target,
+    encoded: &hark_audio::codec::Encoded,
+) -> Result<Sealed, api::Error> {
+    let codec = codec(encoded.pre_skip, shared.bitrate);
     seal_packets(
         shared,
         target,
@@ -50,6 +55,16 @@ pub(crate) fn seal_file(
         &encoded.packets,
         encoded.sample_count,
     )
+}
+
+/// The codec description of Hark's messages: 48 kHz, 20 ms frames.
+pub(crate) fn codec(pre_skip: u16, bitrate: u32) -> Codec {
+    Codec {
+        sample_rate: hark_audio::SAMPLE_RATE,
+        frame_samples: hark_audio::FRAME_SAMPLES as u32,
+        pre_skip,
+        bitrate,
+    }
 }
 
 /// Whom a message is for: people (the key wrapped for each), or a channel
