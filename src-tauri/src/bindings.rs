@@ -59,16 +59,19 @@ pub fn mock_builder() -> Builder<tauri::test::MockRuntime> {
 
 /// The bindings as TypeScript text.
 pub fn typescript() -> Result<String, specta_typescript::Error> {
-    let dir = tempfile_dir();
-    let path = dir.join(format!("bindings-{}.ts", std::process::id()));
+    // One file per call: tests generate the bindings in parallel threads of
+    // one process, and a shared name let one remove what another read.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = tempfile_dir().join(format!("bindings-{}-{n}.ts", std::process::id()));
     builder().export(
         specta_typescript::Typescript::default()
             .header("// Generated from src-tauri (bindings.rs) by tauri-specta: do not edit."),
         &path,
     )?;
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = std::fs::read_to_string(&path);
     let _ = std::fs::remove_file(&path);
-    Ok(text)
+    Ok(text?)
 }
 
 fn tempfile_dir() -> std::path::PathBuf {
