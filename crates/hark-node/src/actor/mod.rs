@@ -34,7 +34,8 @@ use crate::incoming::Fetch;
 use crate::outgoing::now_ms;
 use crate::{CarryPolicy, Config, StartError};
 
-/// How often `--peer` addresses are redialled while not connected.
+/// How often `--peer` addresses and peers found by mDNS are redialled
+/// while not connected.
 const REDIAL_EVERY: Duration = Duration::from_secs(3);
 
 /// How often the signed profile is published on the presence topic.
@@ -125,6 +126,11 @@ pub(crate) struct SwarmActor {
     /// Reconciliations this node started, by peer.
     sessions: HashMap<PeerId, crate::sync::Session>,
     static_peers: Vec<Multiaddr>,
+    /// Addresses mDNS announced and has not yet expired. One failed dial
+    /// (a peer still starting, a handshake cut short) must not hide a peer
+    /// until its next announcement minutes later, so these are redialled
+    /// like `--peer` addresses.
+    discovered: HashMap<PeerId, HashSet<Multiaddr>>,
     profile: SignedProfile,
     carry: CarryPolicy,
 }
@@ -157,6 +163,7 @@ impl SwarmActor {
             busy: HashSet::new(),
             sessions: HashMap::new(),
             static_peers: config.peers.clone(),
+            discovered: HashMap::new(),
             profile,
             carry: config.carry,
         })
@@ -299,6 +306,7 @@ impl SwarmActor {
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => self.dial_discovered(found),
+            BehaviourEvent::Mdns(mdns::Event::Expired(gone)) => self.forget_discovered(gone),
             BehaviourEvent::Rr(event) => self.on_rr_event(event),
             BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. }) => {
                 self.on_presence(&message.data);
@@ -320,20 +328,49 @@ impl SwarmActor {
     fn dial_discovered(&mut self, found: Vec<(PeerId, Multiaddr)>) {
         let me = *self.swarm.local_peer_id();
         for (peer, addr) in found {
-            if peer == me || self.swarm.is_connected(&peer) {
+            if peer == me {
                 continue;
             }
             tracing::debug!(peer = %short_peer(&peer), %addr, "found by mDNS");
-            let opts = DialOpts::peer_id(peer)
-                .addresses(vec![addr])
-                .condition(PeerCondition::DisconnectedAndNotDialing)
-                .build();
-            let _ = self.swarm.dial(opts);
+            self.discovered.entry(peer).or_default().insert(addr);
+            self.dial_known(peer);
         }
     }
 
-    /// Dials each `--peer` address whose peer is not connected.
+    fn forget_discovered(&mut self, gone: Vec<(PeerId, Multiaddr)>) {
+        for (peer, addr) in gone {
+            if let Some(addrs) = self.discovered.get_mut(&peer) {
+                addrs.remove(&addr);
+                if addrs.is_empty() {
+                    self.discovered.remove(&peer);
+                }
+            }
+        }
+    }
+
+    /// Dials `peer` at every address mDNS gave for it, unless connected or
+    /// a dial is already under way.
+    fn dial_known(&mut self, peer: PeerId) {
+        if self.swarm.is_connected(&peer) {
+            return;
+        }
+        let Some(addrs) = self.discovered.get(&peer) else {
+            return;
+        };
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs.iter().cloned().collect())
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        let _ = self.swarm.dial(opts);
+    }
+
+    /// Dials each `--peer` address and each peer found by mDNS that is not
+    /// connected.
     fn redial(&mut self) {
+        let found: Vec<PeerId> = self.discovered.keys().copied().collect();
+        for peer in found {
+            self.dial_known(peer);
+        }
         for addr in self.static_peers.clone() {
             let peer = addr.iter().find_map(|p| match p {
                 Protocol::P2p(id) => Some(id),
