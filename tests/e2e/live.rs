@@ -23,6 +23,16 @@ fn listener(name: &str, peers: &[&str], out: &Path) -> Result<TestNode> {
 
 /// `hark send --live` in the background (it returns when the file is said).
 fn talk(from: &TestNode, to: &[&str], file: &Path, drop: f32) -> Result<Child> {
+    talk_with(from, to, file, drop, &[])
+}
+
+fn talk_with(
+    from: &TestNode,
+    to: &[&str],
+    file: &Path,
+    drop: f32,
+    extra: &[&str],
+) -> Result<Child> {
     let mut cmd = Command::new(hark_bin()?);
     cmd.arg("--data-dir")
         .arg(from.dir())
@@ -34,6 +44,7 @@ fn talk(from: &TestNode, to: &[&str], file: &Path, drop: f32) -> Result<Child> {
         cmd.args(["--drop-frames", &drop.to_string()]);
     }
     Ok(cmd
+        .args(extra)
         .arg(file)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -175,5 +186,67 @@ fn listener_joining_mid_message_gets_all_of_it() -> Result<()> {
         heard.samples.len() + 960 >= original.samples.len(),
         "the start is missing"
     );
+    Ok(())
+}
+
+/// Ids of the messages a node lists.
+fn inbox_ids(node: &TestNode) -> Result<Vec<String>> {
+    let inbox = node.json(&["inbox"])?;
+    let list = inbox.as_array().context("inbox is not a list")?;
+    Ok(list
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect())
+}
+
+// A talker who gives up mid-message (Esc in the window): the listener was
+// hearing it, then stops; the message is gone at both ends, nothing of it
+// is played out or stored, and the next message goes through as usual.
+#[test]
+fn cancelled_message_is_gone_at_both_ends() -> Result<()> {
+    let speech = fixture("audio/speech-22k05-mono-s16.wav");
+    let out = tempfile::tempdir()?;
+    let mut a = TestNode::start("alice", &[])?;
+    let mut b = listener("bob", &[&a.addr], out.path())?;
+    a.await_peer(&b)?;
+
+    let talker = talk_with(&a, &["bob"], &speech, 0.0, &["--cancel-after", "2"])?;
+    let mut hearing = Vec::new();
+    hark_e2e::wait_until(DONE, "bob to list the live message", || {
+        hearing = inbox_ids(&b)?;
+        Ok(!hearing.is_empty())
+    })?;
+    let id = finish(talker)?;
+    ensure!(
+        hearing == vec![id.clone()],
+        "bob listed {hearing:?}, not {id}"
+    );
+    hark_e2e::wait_until(DONE, "bob to drop the cancelled message", || {
+        Ok(inbox_ids(&b)?.is_empty())
+    })?;
+    ensure!(
+        inbox_ids(&a)?.is_empty(),
+        "alice kept the cancelled message"
+    );
+
+    // The next message plays and arrives whole: nothing was left stuck.
+    let next = finish(talk(&a, &["bob"], &speech, 0.0)?)?;
+    b.await_state(&next, "received", DONE)?;
+    played(out.path(), &next)?;
+    ensure!(
+        !out.path().join(format!("{id}.wav")).exists(),
+        "the cancelled message was played out in full"
+    );
+
+    a.stop()?;
+    b.stop()?;
+    for node in [&a, &b] {
+        let store = hark_store::Store::open(&node.dir().join("store"))?;
+        ensure!(
+            store.message(&id.parse()?)?.is_none(),
+            "{} still stores the cancelled message",
+            node.name
+        );
+    }
     Ok(())
 }

@@ -64,13 +64,16 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
             file,
             live,
             drop_frames,
+            cancel_after,
         } => {
             let path = absolute(&file)?;
+            let cancel_after_ms = cancel_after.map(|s| (s.clamp(0.0, 1800.0) * 1000.0) as u64);
             let request = match live {
                 true => Request::SendLive {
                     to,
                     path,
                     drop_ratio: drop_frames,
+                    cancel_after_ms,
                 },
                 false => Request::Send { to, path },
             };

@@ -58,6 +58,11 @@ enum Command {
         /// live streams, to see recipients repair what they missed.
         #[arg(long, default_value_t = 0.0, requires = "live")]
         drop_frames: f32,
+        /// With --live: give up this many seconds into the file, as Esc
+        /// does in the window; listeners stop hearing it and drop it, and
+        /// it is removed here. The id is still printed.
+        #[arg(long, value_name = "SECONDS", requires = "live")]
+        cancel_after: Option<f64>,
         /// The audio file.
         file: PathBuf,
     },

@@ -125,6 +125,11 @@ pub enum Event {
         /// The message as it stands now.
         message: MessageSummary,
     },
+    /// An unfinished live message was cancelled by its talker and is gone.
+    MessageRemoved {
+        /// The message id.
+        id: String,
+    },
     /// Something went wrong in the background that the user should know
     /// (a message that could not be stored, a full disk).
     Problem {

@@ -45,6 +45,9 @@ pub enum Request {
         /// Share of frames left out of the live streams (fault injection).
         #[serde(default)]
         drop_ratio: f32,
+        /// Cancel the message this many milliseconds into the file.
+        #[serde(default)]
+        cancel_after_ms: Option<u64>,
     },
     /// [`NodeHandle::export`]; `path` must be absolute.
     Export {
@@ -168,7 +171,15 @@ async fn answer(handle: &NodeHandle, line: &str) -> Reply {
             to,
             path,
             drop_ratio,
-        } => json(handle.send_live_file(to, path, drop_ratio).await),
+            cancel_after_ms,
+        } => {
+            let cancel_after = cancel_after_ms.map(std::time::Duration::from_millis);
+            json(
+                handle
+                    .send_live_file(to, path, drop_ratio, cancel_after)
+                    .await,
+            )
+        }
         Request::Export { id, path } => json(handle.export(id, path).await),
         Request::MarkHeard { id } => json(handle.mark_heard(id).await),
         Request::Record { to, device, millis } => {

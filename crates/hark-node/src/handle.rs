@@ -327,12 +327,15 @@ impl NodeHandle {
     /// every 20 ms), to `to`; returns the message id when it is done.
     /// `drop_ratio` leaves that share of frames out of the live streams
     /// (fault injection: recipients repair them from the stored message).
+    /// With `cancel_after`, the talker gives up that far into the file, as
+    /// Esc does in the window: the message is removed everywhere it went.
     /// Safe to cancel: the message is then left unfinished at both ends.
     pub async fn send_live_file(
         &self,
         to: Vec<String>,
         path: PathBuf,
         drop_ratio: f32,
+        cancel_after: Option<std::time::Duration>,
     ) -> Result<String, api::Error> {
         let bitrate = self.shared.bitrate;
         let encoded =
@@ -345,7 +348,13 @@ impl NodeHandle {
         let mut pace = tokio::time::interval(std::time::Duration::from_millis(20));
         pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let last = encoded.packets.len().saturating_sub(1);
+        let frame = std::time::Duration::from_millis(20);
         for (i, packet) in encoded.packets.iter().enumerate() {
+            if cancel_after.is_some_and(|after| frame * i as u32 >= after) {
+                let id = live.id();
+                live.cancel().await?;
+                return Ok(id.to_string());
+            }
             pace.tick().await;
             live.push(packet, i == last).await?;
         }

@@ -54,7 +54,7 @@ pub use config::{CarryPolicy, Config, DEFAULT_BITRATE};
 pub use data_dir::socket_path;
 pub use handle::NodeHandle;
 pub use media::MAX_WAVEFORM_BUCKETS;
-pub use record::{Recorded, Recording};
+pub use record::{LivePcm, Recorded, Recording};
 
 /// Why a node could not start. None of these leave anything changed.
 #[derive(Debug, thiserror::Error)]

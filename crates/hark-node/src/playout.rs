@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hark_audio::jitter::{Config as JitterConfig, Player};
@@ -24,6 +25,20 @@ pub enum Sink {
     /// Write what would be played, one 48 kHz WAV per message named after
     /// its id, into this directory (headless nodes, tests).
     Files(PathBuf),
+    /// Hand each 20 ms block to a speaker as it is due (the desktop app).
+    Speaker(Arc<dyn Speaker>),
+}
+
+/// Something that plays live messages as they are due: one message at a
+/// time, in 20 ms blocks of 48 kHz mono, every 20 ms. Called from the
+/// playout task, so no method may block: queue the audio and return.
+pub trait Speaker: Send + Sync + std::fmt::Debug {
+    /// Message `id` starts playing.
+    fn started(&self, id: &MessageId);
+    /// The next 20 ms of the message playing now.
+    fn block(&self, id: &MessageId, pcm: &[f32]);
+    /// The message ended (played to its end, or cancelled by its talker).
+    fn ended(&self, id: &MessageId);
 }
 
 /// A measurement hook for the live benchmark (`tests/benches/live.rs`):
@@ -137,6 +152,9 @@ enum Step {
         id: MessageId,
         last: Option<u32>,
     },
+    Cancel {
+        id: MessageId,
+    },
 }
 
 /// A handle to the playout task.
@@ -175,6 +193,11 @@ impl Playout {
     pub(crate) async fn end(&self, id: MessageId, last: Option<u32>) {
         let _ = self.steps.send(Step::End { id, last }).await;
     }
+
+    /// The talker cancelled: stop playing it now, keep nothing.
+    pub(crate) async fn cancel(&self, id: MessageId) {
+        let _ = self.steps.send(Step::Cancel { id }).await;
+    }
 }
 
 /// Frames beyond this many in a jitter buffer wait in the message's
@@ -188,6 +211,8 @@ struct Playing {
     out: Vec<f32>,
     last: Option<u32>,
     ended: bool,
+    /// Whether the sink was told it started playing.
+    started: bool,
 }
 
 impl Playing {
@@ -223,7 +248,7 @@ async fn run(mut steps: mpsc::Receiver<Step>, sink: Sink) {
     loop {
         tokio::select! {
             step = steps.recv() => match step {
-                Some(step) => take(step, &mut order, &mut messages),
+                Some(step) => take(step, &mut order, &mut messages, &sink),
                 None => return,
             },
             _ = clock.tick() => tick(&mut order, &mut messages, &sink),
@@ -231,7 +256,12 @@ async fn run(mut steps: mpsc::Receiver<Step>, sink: Sink) {
     }
 }
 
-fn take(step: Step, order: &mut VecDeque<MessageId>, messages: &mut HashMap<MessageId, Playing>) {
+fn take(
+    step: Step,
+    order: &mut VecDeque<MessageId>,
+    messages: &mut HashMap<MessageId, Playing>,
+    sink: &Sink,
+) {
     match step {
         Step::Begin { id } => {
             if order.len() >= MAX_WAITING || messages.contains_key(&id) {
@@ -247,6 +277,7 @@ fn take(step: Step, order: &mut VecDeque<MessageId>, messages: &mut HashMap<Mess
                 out: Vec::new(),
                 last: None,
                 ended: false,
+                started: false,
             };
             messages.insert(id, playing);
         }
@@ -269,6 +300,14 @@ fn take(step: Step, order: &mut VecDeque<MessageId>, messages: &mut HashMap<Mess
                 }
             }
         }
+        Step::Cancel { id } => {
+            order.retain(|o| *o != id);
+            if let Some(m) = messages.remove(&id) {
+                if let (Sink::Speaker(speaker), true) = (sink, m.started) {
+                    speaker.ended(&id);
+                }
+            }
+        }
     }
 }
 
@@ -288,7 +327,16 @@ fn tick(order: &mut VecDeque<MessageId>, messages: &mut HashMap<MessageId, Playi
         if let Some(index) = slot.index {
             timing::record("play", &id, index, timing::now_us());
         }
-        m.out.extend_from_slice(&slot.pcm);
+        match sink {
+            Sink::Files(_) => m.out.extend_from_slice(&slot.pcm),
+            Sink::Speaker(speaker) => {
+                if !m.started {
+                    m.started = true;
+                    speaker.started(&id);
+                }
+                speaker.block(&id, &slot.pcm);
+            }
+        }
     }
     if m.done() {
         order.pop_front();
@@ -302,6 +350,11 @@ fn deliver(sink: &Sink, id: &MessageId, m: Playing) {
     let stats = m.player.stats();
     tracing::debug!(msg = %id, played = stats.played, concealed = stats.concealed, "played");
     match sink {
+        Sink::Speaker(speaker) => {
+            if m.started {
+                speaker.ended(id);
+            }
+        }
         Sink::Files(dir) => {
             // Written under a temporary name and renamed, so a reader that
             // sees `<id>.wav` never reads it half written.
@@ -344,7 +397,7 @@ mod tests {
         let all = packets(150);
         let last = all.len() as u32 - 1;
 
-        take(Step::Begin { id }, &mut order, &mut messages);
+        take(Step::Begin { id }, &mut order, &mut messages, &sink);
         for (i, p) in all.into_iter().enumerate() {
             let step = Step::Frame {
                 id,
@@ -352,7 +405,7 @@ mod tests {
                 packet: p,
                 arrived: Instant::now(),
             };
-            take(step, &mut order, &mut messages);
+            take(step, &mut order, &mut messages, &sink);
         }
         take(
             Step::End {
@@ -361,6 +414,7 @@ mod tests {
             },
             &mut order,
             &mut messages,
+            &sink,
         );
 
         let mut ticks = 0;
@@ -373,6 +427,145 @@ mod tests {
         let written = read(&dir.path().join(format!("{id}.wav")))?;
         assert!(written >= 150 * 960, "played only {written} samples");
         Ok(())
+    }
+
+    /// What a speaker was told, in order.
+    #[derive(Debug, Default)]
+    struct Heard(std::sync::Mutex<Vec<(String, MessageId)>>);
+
+    impl Speaker for Heard {
+        fn started(&self, id: &MessageId) {
+            self.note("started", id);
+        }
+        fn block(&self, id: &MessageId, pcm: &[f32]) {
+            assert_eq!(pcm.len(), 960, "a block is 20 ms");
+            self.note("block", id);
+        }
+        fn ended(&self, id: &MessageId) {
+            self.note("ended", id);
+        }
+    }
+
+    impl Heard {
+        fn note(&self, what: &str, id: &MessageId) {
+            self.0.lock().expect("lock").push((what.to_string(), *id));
+        }
+        fn events(&self) -> Vec<(String, MessageId)> {
+            self.0.lock().expect("lock").clone()
+        }
+    }
+
+    fn feed(id: MessageId, n: usize, sink: &Sink, state: &mut State) {
+        let (order, messages) = state;
+        take(Step::Begin { id }, order, messages, sink);
+        for (i, packet) in packets(n).into_iter().enumerate() {
+            let index = i as u32;
+            let arrived = Instant::now();
+            let step = Step::Frame {
+                id,
+                index,
+                packet,
+                arrived,
+            };
+            take(step, order, messages, sink);
+        }
+    }
+
+    type State = (VecDeque<MessageId>, HashMap<MessageId, Playing>);
+
+    fn run_out(sink: &Sink, state: &mut State) {
+        let mut ticks = 0;
+        while !state.0.is_empty() && ticks < 1000 {
+            tick(&mut state.0, &mut state.1, sink);
+            std::thread::sleep(Duration::from_millis(2));
+            ticks += 1;
+        }
+    }
+
+    // Two talkers at once on a speaker: the second is heard only after
+    // the first ended, each started and ended once, never interleaved.
+    #[tokio::test]
+    async fn speaker_hears_one_message_after_the_other() {
+        let heard = Arc::new(Heard::default());
+        let sink = Sink::Speaker(heard.clone());
+        let mut state = (VecDeque::new(), HashMap::new());
+        let (first, second) = (MessageId([1; 16]), MessageId([2; 16]));
+        feed(first, 20, &sink, &mut state);
+        feed(second, 20, &sink, &mut state);
+        for id in [first, second] {
+            take(
+                Step::End { id, last: Some(19) },
+                &mut state.0,
+                &mut state.1,
+                &sink,
+            );
+        }
+        run_out(&sink, &mut state);
+
+        let events = heard.events();
+        let pos = |what: &str, id| events.iter().position(|e| e.0 == what && e.1 == id);
+        let first_end = pos("ended", first).expect("first ended");
+        let second_start = pos("started", second).expect("second started");
+        assert_eq!(pos("started", first), Some(0));
+        assert!(first_end < second_start, "overlapped: {events:?}");
+        let blocks = |id| {
+            events
+                .iter()
+                .filter(|e| e.0 == "block" && e.1 == id)
+                .count()
+        };
+        assert!(blocks(first) >= 20 && blocks(second) >= 20, "{events:?}");
+        assert_eq!(events.last().cloned(), Some(("ended".into(), second)));
+    }
+
+    // A cancelled message stops at once (the speaker is told it ended) and
+    // the one waiting behind it plays next.
+    #[tokio::test]
+    async fn cancel_stops_the_message_and_the_next_plays() {
+        let heard = Arc::new(Heard::default());
+        let sink = Sink::Speaker(heard.clone());
+        let mut state = (VecDeque::new(), HashMap::new());
+        let (first, second) = (MessageId([1; 16]), MessageId([2; 16]));
+        feed(first, 100, &sink, &mut state);
+        feed(second, 10, &sink, &mut state);
+        take(
+            Step::End {
+                id: second,
+                last: Some(9),
+            },
+            &mut state.0,
+            &mut state.1,
+            &sink,
+        );
+        for _ in 0..5 {
+            tick(&mut state.0, &mut state.1, &sink);
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        take(
+            Step::Cancel { id: first },
+            &mut state.0,
+            &mut state.1,
+            &sink,
+        );
+        run_out(&sink, &mut state);
+
+        let events = heard.events();
+        let blocks = |id| {
+            events
+                .iter()
+                .filter(|e| e.0 == "block" && e.1 == id)
+                .count()
+        };
+        assert!(
+            blocks(first) < 100,
+            "the cancelled message played on: {events:?}"
+        );
+        let ended = events.iter().position(|e| e.0 == "ended" && e.1 == first);
+        let next = events
+            .iter()
+            .position(|e| e.0 == "started" && e.1 == second);
+        assert!(ended.is_some() && ended < next, "{events:?}");
+        assert!(state.1.is_empty(), "something is left playing");
     }
 
     fn read(path: &std::path::Path) -> Result<usize, Box<dyn std::error::Error>> {

@@ -105,54 +105,130 @@ impl NodeHandle {
         first: Option<Captured>,
         mut rx: mpsc::Receiver<Captured>,
     ) -> Result<Recorded, api::Error> {
-        let internal =
-            |e: &dyn std::fmt::Display| api::Error::new(ErrorKind::Internal, e.to_string());
-        let mut encoder = Encoder::new(self.bitrate()).map_err(|e| internal(&e))?;
-        let mut live = self.start_live(to, encoder.lookahead()).await?;
-
-        // One packet is held back: only the next hand-over tells whether it
-        // is the last.
-        let mut held: Option<Vec<u8>> = None;
-        let mut samples = 0u64;
+        let mut live = self.start_live_pcm(to).await?;
         let mut next = first;
-        let (tail, warning) = loop {
+        let warning = loop {
             match next {
                 Some(Captured::Frames(frames)) => {
                     for frame in frames {
-                        samples += FRAME_SAMPLES as u64;
-                        let packet = encoder.encode_frame(&frame).map_err(|e| internal(&e))?;
-                        if let Some(previous) = held.replace(packet) {
-                            live.push(&previous, false).await?;
-                        }
+                        live.push(&frame).await?;
                     }
                 }
-                Some(Captured::Tail(rest, error)) => break (rest, error),
-                Some(Captured::Failed(e)) => break (Vec::new(), Some(e)),
-                None => break (Vec::new(), Some(DeviceError::Lost)),
+                Some(Captured::Tail(rest, error)) => {
+                    live.push(&rest).await?;
+                    break error;
+                }
+                Some(Captured::Failed(e)) => break Some(e),
+                None => break Some(DeviceError::Lost),
             }
             next = rx.recv().await;
         };
+        let warning = warning.map(|e| format!("the recording stopped early: {e}"));
+        live.finish(warning).await
+    }
 
-        // The rest, then the encoder's look-ahead in zeros so the last
-        // sample survives the decoder dropping its pre-skip.
-        samples += tail.len() as u64;
-        let mut rest = tail;
-        rest.resize(rest.len() + usize::from(encoder.lookahead()), 0.0);
-        let padded = rest.len().div_ceil(FRAME_SAMPLES) * FRAME_SAMPLES;
-        rest.resize(padded, 0.0);
-        for chunk in rest.chunks(FRAME_SAMPLES) {
-            let packet = encoder.encode_frame(chunk).map_err(|e| internal(&e))?;
-            if let Some(previous) = held.replace(packet) {
-                live.push(&previous, false).await?;
+    /// Starts a live message to `to` fed with samples as they are
+    /// captured (see [`LivePcm`]). The caller owns the device; this is how
+    /// the desktop app records with its own level meter.
+    pub async fn start_live_pcm(&self, to: Vec<String>) -> Result<LivePcm, api::Error> {
+        let encoder = Encoder::new(self.bitrate()).map_err(|e| internal(&e))?;
+        let live = self.start_live(to, encoder.lookahead()).await?;
+        Ok(LivePcm {
+            handle: self.clone(),
+            encoder,
+            live,
+            partial: Vec::with_capacity(FRAME_SAMPLES),
+            held: None,
+            samples: 0,
+        })
+    }
+}
+
+/// A live message fed with 48 kHz mono samples as they are captured: each
+/// full 20 ms frame is encoded, sealed, stored and streamed at once.
+/// End it with [`LivePcm::finish`] (release: the message is complete and
+/// offered to whoever was not listening) or [`LivePcm::cancel`].
+pub struct LivePcm {
+    handle: NodeHandle,
+    encoder: Encoder,
+    live: crate::live::LiveSender,
+    /// Samples of the frame being filled.
+    partial: Vec<f32>,
+    /// The newest packet, held back: only the next push tells whether it
+    /// is the last.
+    held: Option<Vec<u8>>,
+    /// Samples taken so far.
+    samples: u64,
+}
+
+impl std::fmt::Debug for LivePcm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LivePcm")
+            .field("id", &self.live.id())
+            .field("samples", &self.samples)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LivePcm {
+    /// The message's id.
+    pub fn id(&self) -> hark_proto::ids::MessageId {
+        self.live.id()
+    }
+
+    /// How much has been taken so far.
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros(self.samples * 1_000_000 / u64::from(hark_audio::SAMPLE_RATE))
+    }
+
+    /// Takes the next samples; every frame they complete goes out now.
+    pub async fn push(&mut self, pcm: &[f32]) -> Result<(), api::Error> {
+        self.samples += pcm.len() as u64;
+        let mut rest = pcm;
+        while !rest.is_empty() {
+            let room = FRAME_SAMPLES - self.partial.len();
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.partial.extend_from_slice(now);
+            rest = later;
+            if self.partial.len() == FRAME_SAMPLES {
+                self.encode_partial().await?;
             }
         }
-        if let Some(last) = held {
-            live.push(&last, true).await?;
+        Ok(())
+    }
+
+    async fn encode_partial(&mut self) -> Result<(), api::Error> {
+        let packet = self
+            .encoder
+            .encode_frame(&self.partial)
+            .map_err(|e| internal(&e))?;
+        self.partial.clear();
+        if let Some(previous) = self.held.replace(packet) {
+            self.live.push(&previous, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the message with what was taken: the last partial frame and
+    /// the encoder's look-ahead in zeros (so the last sample survives the
+    /// decoder dropping its pre-skip) go out, the trailer is signed, and
+    /// recipients who were not listening are offered it. `warning` (why it
+    /// ended early, if it did) is passed on in the result.
+    pub async fn finish(mut self, warning: Option<String>) -> Result<Recorded, api::Error> {
+        let mut pad = vec![0.0; usize::from(self.encoder.lookahead())];
+        let after_pad = self.partial.len() + pad.len();
+        pad.resize(
+            pad.len() + after_pad.next_multiple_of(FRAME_SAMPLES) - after_pad,
+            0.0,
+        );
+        let samples = self.samples;
+        self.push(&pad).await?;
+        if let Some(last) = self.held.take() {
+            self.live.push(&last, true).await?;
         }
 
-        let id = live.finish(samples).await?;
-        self.announce(id).await?;
-        let warning = warning.map(|e| format!("the recording stopped early: {e}"));
+        let id = self.live.finish(samples).await?;
+        self.handle.announce(id).await?;
         if let Some(w) = &warning {
             tracing::warn!(msg = %id, "{w}");
         }
@@ -162,6 +238,16 @@ impl NodeHandle {
             warning,
         })
     }
+
+    /// Abandons the message: listeners stop hearing it and drop it, and
+    /// nothing of it is kept here.
+    pub async fn cancel(self) -> Result<(), api::Error> {
+        self.live.cancel().await
+    }
+}
+
+fn internal(e: &dyn std::fmt::Display) -> api::Error {
+    api::Error::new(ErrorKind::Internal, e.to_string())
 }
 
 /// The device thread: opens the input, hands frames over until stopped or

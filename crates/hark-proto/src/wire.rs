@@ -142,6 +142,12 @@ pub enum LiveRecord {
     Frame(SealedFrame),
     /// The signed trailer: the message is complete.
     Trailer(SignedTrailer),
+    /// The talker cancelled (Esc, or a tap too short to be meant): the
+    /// message will never be finished; listeners stop playing it and
+    /// drop what they stored of it. Only honoured from the message's own
+    /// sender on a stream it opened, and only while the message is still
+    /// unfinished.
+    Cancelled,
 }
 
 /// Gossipsub presence announcement: who is on the LAN right now.

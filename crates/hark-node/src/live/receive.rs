@@ -84,11 +84,45 @@ async fn read_stream(peer: PeerId, mut stream: libp2p::Stream, ctx: Arc<Context>
                 last_index = trailer_last(&header, &trailer).or(last_index);
                 break;
             }
+            LiveRecord::Cancelled => {
+                if let Some(playout) = playout {
+                    playout.cancel(id).await;
+                }
+                return cancelled(&ctx, &id).await;
+            }
             _ => break,
         }
     }
     if let Some(playout) = playout {
         playout.end(id, last_index).await;
+    }
+}
+
+/// The talker cancelled: drop what arrived, unless the message is complete
+/// here already (then it was finished first, and a cancel cannot take it
+/// back). The stream is the sender's own (checked in `accept_header`).
+async fn cancelled(ctx: &Context, id: &MessageId) {
+    let shared = ctx.shared.clone();
+    let msg = *id;
+    let removed = tokio::task::spawn_blocking(move || -> Result<bool, hark_store::Error> {
+        match shared.store.message(&msg)? {
+            Some(record) if record.trailer.is_none() => {
+                shared.store.delete_message(&msg)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    })
+    .await;
+    match removed {
+        Ok(Ok(true)) => {
+            tracing::debug!(msg = %id, "live message cancelled by its talker");
+            ctx.shared
+                .emit(crate::api::Event::MessageRemoved { id: id.to_string() });
+        }
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => tracing::warn!(msg = %id, error = %e, "cannot drop a cancelled message"),
+        Err(e) => tracing::warn!(msg = %id, error = %e, "dropping a cancelled message failed"),
     }
 }
 

@@ -175,6 +175,24 @@ impl LiveSender {
         Ok(self.id)
     }
 
+    /// Abandons the message: listeners are told to drop it, and it is
+    /// removed here, with its frames and its place in the outbox. What
+    /// listeners already heard cannot be unheard; nothing of it is kept.
+    pub async fn cancel(mut self) -> Result<(), api::Error> {
+        self.sealer = None;
+        self.fan_out(LiveRecord::Cancelled);
+        let shared = self.shared.clone();
+        let id = self.id;
+        tokio::task::spawn_blocking(move || shared.store.delete_message(&id))
+            .await
+            .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))?
+            .map_err(storage)?;
+        self.shared
+            .emit(Event::MessageRemoved { id: id.to_string() });
+        tracing::debug!(msg = %id, frames = self.sent.len(), "live message cancelled");
+        Ok(())
+    }
+
     /// Recipients who came online since the start get a stream too, with
     /// everything said so far first.
     fn add_late_joiners(&mut self) {
@@ -227,7 +245,8 @@ fn finished() -> api::Error {
     )
 }
 
-/// Writes one recipient's live stream until the trailer or an error.
+/// Writes one recipient's live stream until the trailer, a cancel or an
+/// error.
 async fn write_stream(
     mut control: libp2p_stream::Control,
     peer: PeerId,
@@ -244,7 +263,7 @@ async fn write_stream(
     };
 
     while let Some(record) = records.recv().await {
-        let done = matches!(record, LiveRecord::Trailer(_));
+        let done = matches!(record, LiveRecord::Trailer(_) | LiveRecord::Cancelled);
         if let Err(e) = write_record(&mut stream, &record).await {
             tracing::debug!(msg = %id, peer = %short_peer(&peer), error = %e, "live stream broke");
             return;
