@@ -95,9 +95,10 @@ else
 fi
 say "audio: $AUDIO"
 
-export ALICE_DIR=$work/alice BEA_DIR=$work/bea
+export ALICE_DIR=$work/alice BEA_DIR=$work/bea ALICE_LIVE=$work/alice-live
+mkdir -p "$ALICE_LIVE"
 "$HARK" node --data-dir "$ALICE_DIR" --listen /ip4/127.0.0.1/tcp/0 --no-mdns --name Alice \
-  >"$OUT/alice.log" 2>&1 &
+  --live-out "$ALICE_LIVE" >"$OUT/alice.log" 2>&1 &
 pids+=($!)
 wait_for 30 "Alice's node" test -S "$ALICE_DIR/control.sock"
 ALICE_ADDR=$("$HARK" whoami --data-dir "$ALICE_DIR" | sed -n 's/^listening: *//p' | head -1)

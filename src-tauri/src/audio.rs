@@ -7,8 +7,9 @@
 //! replaces the current one.
 //!
 //! Recording reads 20 ms blocks from the input on a thread, reports the
-//! level on the window's recorder channel, and keeps everything recorded
-//! so far, so a device that fails mid-way still leaves a message to send.
+//! level on the window's recorder channel, and hands each block on at once
+//! (push-to-talk streams it live, see [`ptt`](crate::ptt)); a device that
+//! fails mid-way leaves what was recorded until then.
 //!
 //! The sound devices come from `hark_audio::device` through the
 //! [`sound`](crate::sound) module.
@@ -102,8 +103,13 @@ struct Playing {
 
 struct Recording {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Vec<f32>>,
+    /// Returns how many samples were recorded.
+    thread: std::thread::JoinHandle<u64>,
 }
+
+/// Where recorded blocks go, in order; the recording thread waits when it
+/// is full (the device's own ring keeps the audio meanwhile).
+pub type Blocks = tokio::sync::mpsc::Sender<Vec<f32>>;
 
 impl Audio {
     /// A ticket for a play request, taken before the message is decoded.
@@ -162,9 +168,14 @@ impl Audio {
         lock(&self.recording).is_some()
     }
 
-    /// Starts recording from `input_device`. Fails if the device cannot be
-    /// opened or a recording is already under way.
-    pub fn start_recording(&self, input_device: Option<String>) -> Result<(), ApiError> {
+    /// Starts recording from `input_device`, handing blocks to `blocks`
+    /// until stopped. Fails if the device cannot be opened or a recording
+    /// is already under way.
+    pub fn start_recording(
+        &self,
+        input_device: Option<String>,
+        blocks: Blocks,
+    ) -> Result<(), ApiError> {
         let mut recording = lock(&self.recording);
         if recording.is_some() {
             return Err(ApiError::new(ErrorKind::BadRequest, "already recording"));
@@ -175,24 +186,26 @@ impl Audio {
         let updates = lock(&self.recorder_updates).clone();
         let thread = std::thread::Builder::new()
             .name("hark-capture".into())
-            .spawn(move || record_loop(input, &flag, updates.as_ref()))
+            .spawn(move || record_loop(input, &flag, updates.as_ref(), &blocks))
             .map_err(|e| ApiError::new(ErrorKind::Internal, format!("recording thread: {e}")))?;
         *recording = Some(Recording { stop, thread });
         self.tell_recorder(RecorderUpdate::Started);
         Ok(())
     }
 
-    /// Ends the recording and hands back what was recorded (`None` when
-    /// nothing was being recorded).
-    pub fn stop_recording(&self) -> Option<Pcm> {
+    /// Ends the recording once its last block was handed on, and returns
+    /// how long it was (`None` when nothing was being recorded).
+    pub fn stop_recording(&self) -> Option<Duration> {
         let recording = lock(&self.recording).take()?;
         recording.stop.store(true, Ordering::Relaxed);
         let samples = recording.thread.join().unwrap_or_else(|_| {
-            tracing::warn!("the recording thread panicked; the recording is lost");
-            Vec::new()
+            tracing::warn!("the recording thread panicked; the recording ends here");
+            0
         });
         self.tell_recorder(RecorderUpdate::Ended);
-        Some(Pcm::new(samples))
+        Some(Duration::from_secs_f64(
+            samples as f64 / f64::from(SAMPLE_RATE),
+        ))
     }
 
     fn tell_recorder(&self, update: RecorderUpdate) {
@@ -244,35 +257,43 @@ fn record_loop(
     mut input: Box<dyn Input>,
     stop: &AtomicBool,
     updates: Option<&Channel<RecorderUpdate>>,
-) -> Vec<f32> {
-    let max = ms_to_samples(MAX_RECORDING.as_millis() as f64);
-    let mut recorded: Vec<f32> = Vec::with_capacity(SAMPLE_RATE as usize * 60);
-    let mut since_report: Vec<f32> = Vec::new();
+    blocks: &Blocks,
+) -> u64 {
+    let max = ms_to_samples(MAX_RECORDING.as_millis() as f64) as u64;
+    let report = ms_to_samples(REPORT_EVERY.as_millis() as f64);
+    let mut recorded = 0u64;
+    let mut since_report: Vec<f32> = Vec::with_capacity(report * 2);
 
-    while !stop.load(Ordering::Relaxed) && recorded.len() < max {
+    while !stop.load(Ordering::Relaxed) && recorded < max {
         let block = match input.read() {
             Ok(block) => block,
             Err(e) => {
-                // Keep what was recorded: the user may still send it.
+                // What was handed on stays: the user may still send it.
                 if let Some(updates) = updates {
                     send(updates, RecorderUpdate::Failed { message: e.message });
                 }
                 break;
             }
         };
-        recorded.extend_from_slice(&block);
+        recorded += block.len() as u64;
         since_report.extend_from_slice(&block);
-        if since_report.len() >= ms_to_samples(REPORT_EVERY.as_millis() as f64) {
+        if blocks.blocking_send(block).is_err() {
+            // Whoever took the blocks gave up (its error is reported there).
+            break;
+        }
+        if since_report.len() >= report {
             let level = level(&since_report);
             since_report.clear();
             if let Some(updates) = updates {
-                let elapsed_ms = samples_to_ms(recorded.len());
+                let elapsed_ms = samples_to_ms(recorded as usize);
                 send(updates, RecorderUpdate::Level { level, elapsed_ms });
             }
         }
     }
     // The device's last partial frame, or what it held when it failed.
-    recorded.extend(input.close());
+    let rest = input.close();
+    recorded += rest.len() as u64;
+    let _ = blocks.blocking_send(rest);
     recorded
 }
 

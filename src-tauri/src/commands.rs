@@ -110,22 +110,21 @@ pub fn watch_recorder(audio: State<'_, Audio>, updates: Channel<RecorderUpdate>)
     audio.watch_recorder(updates);
 }
 
-/// Starts recording from the input chosen in settings.
+/// Starts a live message to `to` (peer ids, or one channel as #name),
+/// recorded from the input chosen in settings: recipients online hear it
+/// as it is spoken.
 #[tauri::command]
 #[specta::specta]
-pub fn start_recording<R: Runtime>(app: AppHandle<R>) -> Reply<()> {
-    crate::ptt::start(&app)
+pub async fn start_recording<R: Runtime>(app: AppHandle<R>, to: Vec<String>) -> Reply<()> {
+    crate::ptt::start(&app, to).await
 }
 
-/// Ends the recording: sends it to `to` and returns its id, or with `to`
-/// null drops it (Esc, dragging away).
+/// Ends the recording: with `send`, finishes the message and returns its
+/// id; without (Esc, dragging away), cancels it everywhere it went.
 #[tauri::command]
 #[specta::specta]
-pub async fn finish_recording<R: Runtime>(
-    app: AppHandle<R>,
-    to: Option<Vec<String>>,
-) -> Reply<Option<String>> {
-    crate::ptt::finish(&app, to).await
+pub async fn finish_recording<R: Runtime>(app: AppHandle<R>, send: bool) -> Reply<Option<String>> {
+    crate::ptt::finish(&app, send).await
 }
 
 /// Asks for an audio file with the system dialog and sends it to `to`.

@@ -107,6 +107,9 @@ impl Desktop {
 
 /// Reacts to a node event outside the window: notification, tray icon.
 pub fn on_node_event<R: Runtime>(app: &AppHandle<R>, event: &api::Event) {
+    if let api::Event::MessageRemoved { id } = event {
+        return no_longer_receiving(app, id);
+    }
     let api::Event::Message { message } = event else {
         return;
     };
@@ -137,6 +140,21 @@ pub fn on_node_event<R: Runtime>(app: &AppHandle<R>, event: &api::Event) {
         && !settings.mute_incoming
     {
         notify(app, message);
+    }
+}
+
+/// A message being received was cancelled: the tray stops showing it.
+fn no_longer_receiving<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let Some(desktop) = app.try_state::<Desktop>() else {
+        return;
+    };
+    let idle = {
+        let mut receiving = lock(&desktop.receiving);
+        receiving.remove(id);
+        receiving.is_empty()
+    };
+    if idle {
+        tray::show_state(app, TrayState::Idle);
     }
 }
 

@@ -94,9 +94,13 @@ fn on_event<R: Runtime>(app: &AppHandle<R>, _shortcut: &Shortcut, event: Shortcu
         ShortcutState::Pressed => {
             hotkey.presses.fetch_add(1, Ordering::SeqCst);
             if !app.state::<Audio>().is_recording() {
-                if let Err(e) = crate::ptt::start(app) {
-                    notice(app, true, e.message);
-                }
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    let to = app.state::<crate::desktop::Desktop>().active();
+                    if let Err(e) = crate::ptt::start(&app, to).await {
+                        notice(&app, true, e.message);
+                    }
+                });
             }
         }
         ShortcutState::Released => {
@@ -114,8 +118,7 @@ async fn stop_after_tail<R: Runtime>(app: AppHandle<R>, seen: u64) {
     if stale {
         return;
     }
-    let to = app.state::<crate::desktop::Desktop>().active();
-    match crate::ptt::finish(&app, Some(to)).await {
+    match crate::ptt::finish(&app, true).await {
         Ok(Some(_)) => notice(&app, false, "Voice message sent".into()),
         Ok(None) => {}
         Err(e) => notice(&app, true, e.message),

@@ -26,6 +26,7 @@ mod bindings;
 mod commands;
 mod desktop;
 mod hotkey;
+mod live;
 mod logging;
 mod node;
 mod ptt;

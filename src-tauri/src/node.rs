@@ -3,9 +3,10 @@
 //! setting it reads only at start changes, stopped on exit.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use hark_node::playout::{Sink, Speaker};
 use hark_node::{api, Config, Node, NodeHandle, StartError};
 use tauri::{AppHandle, Runtime};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -24,6 +25,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Running {
     data_dir: PathBuf,
     network: Network,
+    /// Where live messages are played (kept for restarts).
+    speaker: Option<Arc<dyn Speaker>>,
     current: Mutex<Current>,
 }
 
@@ -41,12 +44,14 @@ impl Running {
         data_dir: &Path,
         network: &Network,
         settings: &Settings,
+        speaker: Option<Arc<dyn Speaker>>,
     ) -> Result<Running, StartError> {
-        let config = config(data_dir, network, settings)?;
+        let config = config(data_dir, network, settings, speaker.clone())?;
         let node = tauri::async_runtime::block_on(hark_node::start(config))?;
         Ok(Running {
             data_dir: data_dir.to_path_buf(),
             network: network.clone(),
+            speaker,
             current: Mutex::new(Current {
                 handle: Some(node.handle()),
                 node: Some(node),
@@ -88,7 +93,13 @@ impl Running {
         app: AppHandle<R>,
     ) -> Result<(), StartError> {
         self.stop_async().await;
-        let node = start_when_free(config(&self.data_dir, &self.network, settings)?).await?;
+        let config = config(
+            &self.data_dir,
+            &self.network,
+            settings,
+            self.speaker.clone(),
+        )?;
+        let node = start_when_free(config).await?;
         *self.lock() = Current {
             handle: Some(node.handle()),
             node: Some(node),
@@ -146,8 +157,14 @@ async fn start_when_free(config: Config) -> Result<Node, StartError> {
 }
 
 /// The node's configuration from the command line and the settings.
-fn config(data_dir: &Path, network: &Network, settings: &Settings) -> Result<Config, StartError> {
+fn config(
+    data_dir: &Path,
+    network: &Network,
+    settings: &Settings,
+    speaker: Option<Arc<dyn Speaker>>,
+) -> Result<Config, StartError> {
     let mut config = Config::new(data_dir.to_path_buf());
+    config.playout = speaker.map(Sink::Speaker);
     config.display_name = settings.display_name.clone();
     config.bitrate = settings.bitrate;
     config.mdns = !network.no_mdns;

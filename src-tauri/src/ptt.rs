@@ -1,10 +1,22 @@
 //! Push-to-talk, shared by the window's record button and the global
-//! hotkey: start a recording with its cue and tray icon, then finish it by
-//! sending it to the chosen peers or dropping it.
+//! hotkey. Pressing starts a live message to the open conversation: each
+//! 20 ms block from the microphone is encoded, sealed and streamed to the
+//! recipients online as it is recorded, so they hear it while it is
+//! spoken. Releasing finishes the message (whoever was not listening gets
+//! it from the outbox or any peer holding it); Esc, dragging away, or a
+//! tap shorter than [`MIN_LENGTH`] cancels it, and listeners drop what
+//! they heard of it.
+//!
+//! Start and finish are serialised by [`Talk`]'s lock, so a release that
+//! comes while the start is still opening the device and the message
+//! waits for it instead of finding nothing to finish.
 
 use std::time::Duration;
 
+use hark_node::LivePcm;
+use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Manager, Runtime};
+use tokio::sync::mpsc;
 
 use crate::audio::Audio;
 use crate::desktop::{self, Cue, Desktop};
@@ -15,44 +27,116 @@ use crate::types::{ApiError, ErrorKind};
 /// Recordings shorter than this are dropped as accidental taps.
 pub const MIN_LENGTH: Duration = Duration::from_millis(300);
 
-/// Starts recording from the input chosen in settings.
-pub fn start<R: Runtime>(app: &AppHandle<R>) -> Result<(), ApiError> {
+/// Blocks that may wait between the recording thread and the encoder: two
+/// seconds of speech.
+const BLOCKS: usize = 100;
+
+/// What the recording feeds: the live message, and the first error in
+/// feeding it.
+type Pump = JoinHandle<(LivePcm, Result<(), hark_node::api::Error>)>;
+
+/// The live message being recorded, as managed state.
+#[derive(Default)]
+pub struct Talk {
+    pump: tokio::sync::Mutex<Option<Pump>>,
+}
+
+/// Starts a live message to `to`, recorded from the input chosen in
+/// settings. Does nothing while a recording is under way (a held key
+/// repeats its press).
+pub async fn start<R: Runtime>(app: &AppHandle<R>, to: Vec<String>) -> Result<(), ApiError> {
+    let talk = app.state::<Talk>();
+    let mut pump = talk.pump.lock().await;
+    let audio = app.state::<Audio>();
+    if audio.is_recording() {
+        return Ok(());
+    }
+    if to.is_empty() {
+        return Err(ApiError::new(
+            ErrorKind::BadRequest,
+            "choose a conversation first, then hold to talk",
+        ));
+    }
+    let handle = app.state::<Running>().handle()?;
     let settings = app.state::<Desktop>().settings();
-    app.state::<Audio>()
-        .start_recording(settings.input_device.clone())?;
+
+    // The device first: a missing microphone fails before anything is
+    // sent to anyone.
+    let (blocks, rx) = mpsc::channel(BLOCKS);
+    audio.start_recording(settings.input_device.clone(), blocks)?;
+    let live = match handle.start_live_pcm(to).await {
+        Ok(live) => live,
+        Err(e) => {
+            audio.stop_recording();
+            return Err(e.into());
+        }
+    };
+    *pump = Some(tauri::async_runtime::spawn(feed(live, rx)));
     desktop::cue(&settings, Cue::Start);
     tray::show_state(app, TrayState::Recording);
     Ok(())
 }
 
-/// Ends the recording. With `to`, sends it and returns the message id;
-/// without, drops it (cancel). `None` when nothing was recorded or it was
-/// shorter than [`MIN_LENGTH`].
+/// Streams each recorded block into the live message until the recording
+/// ends. After a failure the rest is drained, so the recording thread
+/// never waits on a dead pump.
+async fn feed(
+    mut live: LivePcm,
+    mut blocks: mpsc::Receiver<Vec<f32>>,
+) -> (LivePcm, Result<(), hark_node::api::Error>) {
+    let mut fed = Ok(());
+    while let Some(block) = blocks.recv().await {
+        if fed.is_ok() {
+            fed = live.push(&block).await;
+        }
+    }
+    (live, fed)
+}
+
+/// Ends the recording. With `send`, finishes the message and returns its
+/// id; without, cancels it (as does a recording shorter than
+/// [`MIN_LENGTH`], which is an error). `None` when nothing was recorded.
 pub async fn finish<R: Runtime>(
     app: &AppHandle<R>,
-    to: Option<Vec<String>>,
+    send: bool,
 ) -> Result<Option<String>, ApiError> {
-    let Some(pcm) = app.state::<Audio>().stop_recording() else {
+    let talk = app.state::<Talk>();
+    let mut pump = talk.pump.lock().await;
+    let Some(length) = app.state::<Audio>().stop_recording() else {
         return Ok(None);
     };
     let settings = app.state::<Desktop>().settings();
     desktop::cue(&settings, Cue::Stop);
     tray::show_state(app, TrayState::Idle);
+    let Some(feeding) = pump.take() else {
+        return Ok(None);
+    };
+    let (live, fed) = feeding
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::Internal, format!("recording task: {e}")))?;
 
-    let Some(to) = to else { return Ok(None) };
-    if pcm.duration() < MIN_LENGTH {
+    if let Err(e) = fed {
+        cancel(live).await;
+        return Err(e.into());
+    }
+    if !send {
+        cancel(live).await;
+        return Ok(None);
+    }
+    if length < MIN_LENGTH {
+        cancel(live).await;
         return Err(ApiError::new(
             ErrorKind::BadInput,
             "too short to send: hold the button while you speak",
         ));
     }
-    if to.is_empty() {
-        return Err(ApiError::new(
-            ErrorKind::BadRequest,
-            "choose a conversation first; the recording was not sent",
-        ));
+    let recorded = live.finish(None).await?;
+    Ok(Some(recorded.id))
+}
+
+async fn cancel(live: LivePcm) {
+    let id = live.id();
+    if let Err(e) = live.cancel().await {
+        tracing::warn!(msg = %id, error = %e, "cannot cancel the recording");
     }
-    let handle = app.state::<Running>().handle()?;
-    let id = handle.send_pcm(to, pcm).await?;
-    Ok(Some(id))
 }

@@ -70,8 +70,10 @@ pub struct Settings {
     pub sounds: bool,
     /// Show a notification for each new incoming message.
     pub notifications: bool,
-    /// Silence notifications and the receiving tray icon.
+    /// Silence notifications, the receiving tray icon and live playback.
     pub mute_incoming: bool,
+    /// Play live messages through the speakers as they arrive.
+    pub auto_play: bool,
     /// How much goes into the log file.
     pub log_level: LogLevel,
 }
@@ -88,6 +90,7 @@ impl Default for Settings {
             sounds: true,
             notifications: true,
             mute_incoming: false,
+            auto_play: true,
             log_level: LogLevel::Warn,
         }
     }

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use tauri::{App, AppHandle, Manager, RunEvent, Runtime, WebviewWindowBuilder, WindowEvent, Wry};
 use tauri_specta::Builder;
@@ -94,7 +95,12 @@ pub fn setup<R: Runtime>(
     // A failed setup hook makes Tauri panic, so failures here ask the event
     // loop to exit with code 1 instead of returning an error.
     bindings.mount_events(app);
-    let running = match Running::start(data_dir, network, &settings) {
+    // Without a speaker live messages are still kept, only not heard.
+    let speaker = crate::live::LiveSpeaker::start(app.handle().clone())
+        .map(|s| Arc::new(s) as Arc<dyn hark_node::playout::Speaker>)
+        .map_err(|e| tracing::warn!(error = %e, "no live playback thread"))
+        .ok();
+    let running = match Running::start(data_dir, network, &settings, speaker) {
         Ok(running) => running,
         Err(e) => {
             exit_failed(app.handle(), &format!("cannot start the Hark node: {e}"));
@@ -104,6 +110,7 @@ pub fn setup<R: Runtime>(
     running.forward_events(app.handle().clone());
     app.manage(running);
     app.manage(Audio::default());
+    app.manage(crate::ptt::Talk::default());
     app.manage(Hotkey::default());
     app.manage(Desktop::new(data_dir, settings, log));
     desktop::serve_instance(app.handle().clone(), data_dir);
@@ -180,7 +187,13 @@ fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
     if let RunEvent::Exit = event {
         if let Some(audio) = app.try_state::<Audio>() {
             audio.stop_playback();
-            let _ = audio.stop_recording();
+        }
+        // Quitting while talking is not a release: the message is
+        // cancelled, not sent half-said.
+        if app.try_state::<crate::ptt::Talk>().is_some() {
+            if let Err(e) = tauri::async_runtime::block_on(crate::ptt::finish(app, false)) {
+                tracing::debug!(error = %e.message, "recording at exit");
+            }
         }
         if let Some(running) = app.try_state::<Running>() {
             running.stop();

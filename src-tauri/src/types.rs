@@ -212,6 +212,11 @@ pub enum NodeEvent {
         /// The message as it stands now.
         message: Message,
     },
+    /// An unfinished live message was cancelled by its talker and is gone.
+    MessageRemoved {
+        /// The message id.
+        id: String,
+    },
     /// Something went wrong in the background (a message that could not
     /// be stored, a full disk).
     Problem {
@@ -230,6 +235,7 @@ impl From<api::Event> for NodeEvent {
             api::Event::Message { message } => NodeEvent::Message {
                 message: message.into(),
             },
+            api::Event::MessageRemoved { id } => NodeEvent::MessageRemoved { id },
             api::Event::Problem { kind, message } => NodeEvent::Problem {
                 kind: ApiError::from(api::Error::new(kind, "")).kind,
                 message,

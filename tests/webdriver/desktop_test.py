@@ -3,8 +3,15 @@
 1. first start asks for a name; the other node appears under People nearby;
 2. a message sent with `hark send` appears in the window with an unread
    count, its waveform loads, and it plays (position moves, then ends);
-3. a recording made by holding the window's button arrives at the other
-   node (checked over its control socket) and is exported there.
+3. a recording made by holding the window's button is heard live at the
+   other node while the button is still held (its control socket lists
+   the message as arriving; its --live-out player writes what it played),
+   and arrives whole and is exported there;
+4. a live message from the other node plays through the window's speakers
+   as it is spoken, without a click;
+5. Esc while holding the button cancels: the other node, which was
+   hearing it, drops it, and neither side lists it;
+6. the global hotkey records one message however the key repeats.
 
 Screenshots go to $OUT. Configured by environment variables set by
 scripts/webdriver-test.sh."""
@@ -16,6 +23,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import wave
 
@@ -25,7 +33,9 @@ ENV = os.environ
 OUT = ENV["OUT"]
 HARK = ENV["HARK"]
 ALICE_DIR = ENV["ALICE_DIR"]
+ALICE_LIVE = ENV["ALICE_LIVE"]
 SPEECH = ENV["SPEECH"]
+ESCAPE = "\ue00c"
 
 
 def say(text):
@@ -75,6 +85,29 @@ def rms_of(path):
     if not samples:
         return 0.0
     return math.sqrt(sum(s * s for s in samples) / len(samples)) / 32768
+
+
+class Arriving:
+    """Polls Alice's inbox in the background and keeps the ids of messages
+    from Bea seen while still arriving (live, being spoken)."""
+
+    def __init__(self):
+        self.ids = set()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self):
+        while not self.done.is_set():
+            for m in control({"cmd": "inbox"}):
+                if m["from_name"] == "Bea" and m["state"] == "receiving":
+                    self.ids.add(m["id"])
+            time.sleep(0.2)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.ids
 
 
 def shot(session, name):
@@ -165,7 +198,9 @@ def record_and_send(session):
         # Speech into the null sink whose monitor is Hark's microphone.
         player = subprocess.Popen(["paplay", SPEECH])
     record = session.wait_for("#record")
+    arriving = Arriving()
     session.hold(record, 4.0)
+    heard_live = arriving.stop()
     if player is not None:
         player.kill()
         player.wait()
@@ -193,6 +228,62 @@ def record_and_send(session):
     assert level > 0.02, f"the recording at Alice is silent (RMS {level:.4f})"
     say(f"recording of {newest['duration_ms']} ms, RMS {level:.3f}, arrived at Alice: {out}")
 
+    # Live: Alice listed it as arriving while the button was held, and her
+    # player played it as it came.
+    assert newest["id"] in heard_live, f"not heard live at Alice: {heard_live}"
+    played = os.path.join(ALICE_LIVE, f"{newest['id']}.wav")
+    session.wait_until(lambda: os.path.exists(played), what="Alice's live playout")
+    time.sleep(0.3)
+    played_level = rms_of(played)
+    assert played_level > 0.02, f"Alice's live playout is silent (RMS {played_level:.4f})"
+    say(f"heard live at Alice while the button was held (playout RMS {played_level:.3f})")
+
+
+def live_to_window(session):
+    """Alice talks live to Bea: the window's speakers play it as it comes,
+    with nobody clicking play."""
+    incoming = len(session.find_all("#messages .message.incoming"))
+    monitor = record_output()
+    subprocess.run(
+        [HARK, "send", "--live", "--data-dir", ALICE_DIR, "--to", "Bea", SPEECH],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    session.wait_until(
+        lambda: len(session.find_all("#messages .message.incoming")) > incoming,
+        what="Alice's live message in the window",
+    )
+    if monitor is None:
+        say("live message from Alice listed (null audio: not heard)")
+        return
+    heard = stop_recording_output(monitor)
+    assert heard > 0.02, f"the live message did not reach the speakers (RMS {heard:.4f})"
+    say(f"live message from Alice played as it came: RMS {heard:.3f}")
+
+
+def cancel_with_escape(session):
+    """Hold the button, speak, press Esc while holding: Alice was hearing
+    it, then it is gone at both ends."""
+    before = len(control({"cmd": "inbox"}))
+    outgoing = len(session.find_all("#messages .message.outgoing"))
+    player = subprocess.Popen(["paplay", SPEECH]) if ENV.get("AUDIO") == "pulse" else None
+    arriving = Arriving()
+    session.hold_then_key(session.wait_for("#record"), 2.0, ESCAPE)
+    heard_live = arriving.stop()
+    if player is not None:
+        player.kill()
+        player.wait()
+    assert heard_live, "Alice never heard the recording that was cancelled"
+    session.wait_until(
+        lambda: len(control({"cmd": "inbox"})) == before,
+        what="Alice to drop the cancelled message",
+    )
+    time.sleep(1.0)
+    assert len(session.find_all("#messages .message.outgoing")) == outgoing, "Bea kept it"
+    assert len(control({"cmd": "inbox"})) == before, "it came back at Alice"
+    say(f"Esc cancelled a live recording Alice was hearing ({len(heard_live)} id); gone at both")
+
 
 def hotkey(session):
     """Push-to-talk from the global hotkey (an X11 key grab, driven with
@@ -212,10 +303,14 @@ def hotkey(session):
     if player is not None:
         player.kill()
         player.wait()
+    def complete(items):
+        done = len(items) > before and all(m["state"] != "receiving" for m in items)
+        return items if done else None
+
     inbox = session.wait_until(
-        lambda: (lambda items: items if len(items) > before else None)(control({"cmd": "inbox"})),
+        lambda: complete(control({"cmd": "inbox"})),
         timeout=60,
-        what="the hotkey recording at Alice",
+        what="the hotkey recording complete at Alice",
     )
     assert len(inbox) == before + 1, f"{len(inbox) - before} messages from one hotkey hold"
     newest = max(inbox, key=lambda m: m["created_at_ms"])
@@ -247,6 +342,8 @@ def main():
         alice_appears(session)
         receive_and_play(session)
         record_and_send(session)
+        live_to_window(session)
+        cancel_with_escape(session)
         hotkey(session)
         settings(session)
     except Exception:

@@ -128,6 +128,43 @@ class Session:
         )
         self.call("DELETE", "/actions")
 
+    def hold_then_key(self, element, seconds, key):
+        """Presses the mouse on `element`, holds it, presses `key` (a
+        WebDriver key code) while still holding, then releases the mouse."""
+        held = int(seconds * 1000)
+        pointer = [
+            {"type": "pointerMove", "origin": {ELEMENT: element.id}, "x": 0, "y": 0},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pause", "duration": held},
+            {"type": "pause", "duration": 0},
+            {"type": "pause", "duration": 0},
+            {"type": "pointerUp", "button": 0},
+        ]
+        keys = [
+            {"type": "pause", "duration": 0},
+            {"type": "pause", "duration": 0},
+            {"type": "pause", "duration": held},
+            {"type": "keyDown", "value": key},
+            {"type": "keyUp", "value": key},
+            {"type": "pause", "duration": 0},
+        ]
+        self.call(
+            "POST",
+            "/actions",
+            {
+                "actions": [
+                    {
+                        "type": "pointer",
+                        "id": "mouse",
+                        "parameters": {"pointerType": "mouse"},
+                        "actions": pointer,
+                    },
+                    {"type": "key", "id": "keyboard", "actions": keys},
+                ]
+            },
+        )
+        self.call("DELETE", "/actions")
+
 
 class Element:
     def __init__(self, session, element_id):

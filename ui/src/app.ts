@@ -269,15 +269,16 @@ export class App {
     this.set({ recorder: next });
     try {
       if (effect === "start") {
-        await ok(commands.startRecording());
-      } else if (effect === "send") {
+        // Live from the first block: who hears it is fixed at the press.
         const to = this.ui.selected === null ? [] : [this.ui.selected];
-        const id = await ok(commands.finishRecording(to));
+        await ok(commands.startRecording(to));
+      } else if (effect === "send") {
+        const id = await ok(commands.finishRecording(true));
         if (id !== null) {
           this.set({ notice: { text: "Voice message sent", error: false } });
         }
       } else if (effect === "cancel") {
-        await ok(commands.finishRecording(null));
+        await ok(commands.finishRecording(false));
         this.set({ notice: { text: "Recording cancelled", error: false } });
       }
     } catch (error) {

@@ -26,13 +26,17 @@ export const commands = {
 	 *  whether the recording was started by the window or the hotkey.
 	 */
 	watchRecorder: (updates: Channel<RecorderUpdate>) => __TAURI_INVOKE<void>("watch_recorder", { updates }),
-	/**  Starts recording from the input chosen in settings. */
-	startRecording: () => typedError<null, ApiError>(__TAURI_INVOKE("start_recording")),
 	/**
-	 *  Ends the recording: sends it to `to` and returns its id, or with `to`
-	 *  null drops it (Esc, dragging away).
+	 *  Starts a live message to `to` (peer ids, or one channel as #name),
+	 *  recorded from the input chosen in settings: recipients online hear it
+	 *  as it is spoken.
 	 */
-	finishRecording: (to: string[] | null) => typedError<string | null, ApiError>(__TAURI_INVOKE("finish_recording", { to })),
+	startRecording: (to: string[]) => typedError<null, ApiError>(__TAURI_INVOKE("start_recording", { to })),
+	/**
+	 *  Ends the recording: with `send`, finishes the message and returns its
+	 *  id; without (Esc, dragging away), cancels it everywhere it went.
+	 */
+	finishRecording: (send: boolean) => typedError<string | null, ApiError>(__TAURI_INVOKE("finish_recording", { send })),
 	/**
 	 *  Asks for an audio file with the system dialog and sends it to `to`.
 	 *  `null` when the user closed the dialog.
@@ -271,6 +275,10 @@ peer_id: string } |
 { type: "message"; 
 /**  The message as it stands now. */
 message: Message_Deserialize } | 
+/**  An unfinished live message was cancelled by its talker and is gone. */
+{ type: "message_removed"; 
+/**  The message id. */
+id: string } | 
 /**
  *  Something went wrong in the background (a message that could not
  *  be stored, a full disk).
@@ -295,6 +303,10 @@ peer_id: string } |
 { type: "message"; 
 /**  The message as it stands now. */
 message: Message_Serialize } | 
+/**  An unfinished live message was cancelled by its talker and is gone. */
+{ type: "message_removed"; 
+/**  The message id. */
+id: string } | 
 /**
  *  Something went wrong in the background (a message that could not
  *  be stored, a full disk).
@@ -407,8 +419,10 @@ export type Settings_Deserialize = {
 	sounds?: boolean,
 	/**  Show a notification for each new incoming message. */
 	notifications?: boolean,
-	/**  Silence notifications and the receiving tray icon. */
+	/**  Silence notifications, the receiving tray icon and live playback. */
 	mute_incoming?: boolean,
+	/**  Play live messages through the speakers as they arrive. */
+	auto_play?: boolean,
 	/**  How much goes into the log file. */
 	log_level?: LogLevel,
 };
@@ -431,8 +445,10 @@ export type Settings_Serialize = {
 	sounds: boolean,
 	/**  Show a notification for each new incoming message. */
 	notifications: boolean,
-	/**  Silence notifications and the receiving tray icon. */
+	/**  Silence notifications, the receiving tray icon and live playback. */
 	mute_incoming: boolean,
+	/**  Play live messages through the speakers as they arrive. */
+	auto_play: boolean,
 	/**  How much goes into the log file. */
 	log_level: LogLevel,
 };

@@ -136,6 +136,16 @@ describe("applyEvent", () => {
     expect(next.messages.map((m) => m.state)).toEqual(["received"]);
   });
 
+  // A cancelled live message leaves the list; the others stay.
+  it("removes a cancelled message", () => {
+    const state = {
+      ...emptyState,
+      messages: [message("m1", 5, { state: "receiving" }), message("m2", 6)],
+    };
+    const next = applyEvent(state, { type: "message_removed", id: "m1" });
+    expect(next.messages.map((m) => m.id)).toEqual(["m2"]);
+  });
+
   // Problems and unknown kinds leave the lists as they were.
   it("ignores events that are not list changes", () => {
     const problem = applyEvent(emptyState, { type: "problem", kind: "storage", message: "full" });

@@ -115,6 +115,11 @@ export function applyEvent(state: State, event: NodeEvent): State {
         ...state,
         messages: upsert(state.messages, event.message, (m) => m.id),
       };
+    case "message_removed":
+      return {
+        ...state,
+        messages: state.messages.filter((m) => m.id !== event.id),
+      };
     default:
       // A newer shell may send kinds this window does not know: ignore them.
       return state;

@@ -47,6 +47,7 @@ function app(): [App, View] {
       sounds: true,
       notifications: true,
       mute_incoming: false,
+      auto_play: true,
       log_level: "warn",
     },
     state: {
@@ -113,24 +114,24 @@ describe("view", () => {
     expect(document.querySelector("#conversations .badge")).toBeNull();
   });
 
-  // Space on the record button starts recording; releasing it sends to the open conversation.
+  // Space on the record button starts a live message to the open conversation; releasing it sends.
   it("records with the keyboard", async () => {
     const [a] = app();
     a.select(BOB);
     const record = document.getElementById("record");
     record?.dispatchEvent(new KeyboardEvent("keydown", { key: " ", bubbles: true }));
-    await vi.waitFor(() => expect(commands.startRecording).toHaveBeenCalled());
+    await vi.waitFor(() => expect(commands.startRecording).toHaveBeenCalledWith([BOB]));
     record?.dispatchEvent(new KeyboardEvent("keyup", { key: " ", bubbles: true }));
-    await vi.waitFor(() => expect(commands.finishRecording).toHaveBeenCalledWith([BOB]));
+    await vi.waitFor(() => expect(commands.finishRecording).toHaveBeenCalledWith(true));
   });
 
-  // Esc while recording cancels: the shell is asked to drop the recording.
+  // Esc while recording cancels: the shell is asked to cancel the live message.
   it("cancels with Esc", async () => {
     const [a] = app();
     a.select(BOB);
     await a.record({ type: "press" });
     document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
-    await vi.waitFor(() => expect(commands.finishRecording).toHaveBeenCalledWith(null));
+    await vi.waitFor(() => expect(commands.finishRecording).toHaveBeenCalledWith(false));
   });
 
   // The first-start prompt saves the chosen name.

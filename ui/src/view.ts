@@ -371,6 +371,7 @@ export class View {
     bitrate.value = String(s.bitrate);
     byId<HTMLInputElement>("set-sounds").checked = s.sounds;
     byId<HTMLInputElement>("set-notifications").checked = s.notifications;
+    byId<HTMLInputElement>("set-autoplay").checked = s.auto_play;
     byId<HTMLInputElement>("set-mute").checked = s.mute_incoming;
     byId<HTMLInputElement>("set-autostart").checked = s.start_with_system;
     byId<HTMLSelectElement>("set-log").value = s.log_level;
@@ -401,6 +402,7 @@ export class View {
         bitrate: Number(value("set-bitrate")),
         sounds: checked("set-sounds"),
         notifications: checked("set-notifications"),
+        auto_play: checked("set-autoplay"),
         mute_incoming: checked("set-mute"),
         start_with_system: checked("set-autostart"),
         log_level: value("set-log") as typeof s.log_level,

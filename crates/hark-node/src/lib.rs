@@ -53,6 +53,7 @@ use tokio::task::JoinHandle;
 pub use config::{CarryPolicy, Config, DEFAULT_BITRATE};
 pub use data_dir::socket_path;
 pub use handle::NodeHandle;
+pub use hark_proto::ids::MessageId;
 pub use media::MAX_WAVEFORM_BUCKETS;
 pub use record::{LivePcm, Recorded, Recording};
 
