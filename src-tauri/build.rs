@@ -2,7 +2,7 @@
 //! icons, and generates the permissions for the app's own commands.
 
 /// Every command of src/bindings.rs.
-const COMMANDS: [&str; 19] = [
+const COMMANDS: [&str; 25] = [
     "whoami",
     "peers",
     "inbox",
@@ -22,6 +22,12 @@ const COMMANDS: [&str; 19] = [
     "read_marks",
     "mark_read",
     "log_dir",
+    "channels",
+    "create_channel",
+    "join_channel",
+    "leave_channel",
+    "mute_channel",
+    "invite_qr",
 ];
 
 fn main() {

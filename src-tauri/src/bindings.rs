@@ -7,6 +7,7 @@
 
 use tauri_specta::{collect_commands, collect_events, Builder};
 
+use crate::channels::*;
 use crate::commands::*;
 use crate::types::{NodeEvent, Notice, Resync, SettingsChanged};
 
@@ -39,6 +40,12 @@ macro_rules! app_builder {
                 read_marks,
                 mark_read,
                 log_dir,
+                channels,
+                create_channel,
+                join_channel,
+                leave_channel,
+                mute_channel,
+                invite_qr,
             ])
             .events(collect_events![NodeEvent, Resync, Notice, SettingsChanged])
             .constant("MAX_WAVEFORM_BUCKETS", hark_node::MAX_WAVEFORM_BUCKETS)

@@ -23,6 +23,7 @@
 mod args;
 mod audio;
 mod bindings;
+mod channels;
 mod commands;
 mod desktop;
 mod hotkey;

@@ -138,6 +138,8 @@ pub struct Message {
     pub to_names: Vec<String>,
     /// The channel's name for a channel (group) message.
     pub channel: Option<String>,
+    /// The channel's id for a channel message (kept after leaving it).
+    pub channel_id: Option<String>,
     /// Unix time in milliseconds at which the sender made it.
     #[specta(type = i32)]
     pub created_at_ms: f64,
@@ -158,6 +160,7 @@ impl From<api::MessageSummary> for Message {
             to,
             to_names,
             channel,
+            channel_id,
             created_at_ms,
             duration_ms,
             state,
@@ -173,6 +176,7 @@ impl From<api::MessageSummary> for Message {
             to,
             to_names,
             channel,
+            channel_id,
             created_at_ms: created_at_ms as f64,
             duration_ms: duration_ms as f64,
             state: state.into(),
@@ -189,6 +193,40 @@ impl From<api::MessageState> for MessageState {
             api::MessageState::Heard => MessageState::Heard,
             api::MessageState::Receiving => MessageState::Receiving,
             api::MessageState::Received => MessageState::Received,
+        }
+    }
+}
+
+/// A channel this node is in (`api::ChannelInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct ChannelInfo {
+    /// Channel id, 32 hex characters.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The invite code that lets others join (it carries the key).
+    pub invite: String,
+    /// Whether its live messages are kept quiet here.
+    pub muted: bool,
+    /// Peer ids of the members known here.
+    pub members: Vec<String>,
+}
+
+impl From<api::ChannelInfo> for ChannelInfo {
+    fn from(c: api::ChannelInfo) -> ChannelInfo {
+        let api::ChannelInfo {
+            id,
+            name,
+            invite,
+            muted,
+            members,
+        } = c;
+        ChannelInfo {
+            id,
+            name,
+            invite,
+            muted,
+            members,
         }
     }
 }
@@ -212,6 +250,11 @@ pub enum NodeEvent {
         /// The message as it stands now.
         message: Message,
     },
+    /// A channel changed: a new member was found.
+    ChannelChanged {
+        /// The channel as it stands now.
+        channel: ChannelInfo,
+    },
     /// An unfinished live message was cancelled by its talker and is gone.
     MessageRemoved {
         /// The message id.
@@ -234,6 +277,9 @@ impl From<api::Event> for NodeEvent {
             api::Event::PeerOffline { peer_id } => NodeEvent::PeerOffline { peer_id },
             api::Event::Message { message } => NodeEvent::Message {
                 message: message.into(),
+            },
+            api::Event::ChannelChanged { channel } => NodeEvent::ChannelChanged {
+                channel: channel.into(),
             },
             api::Event::MessageRemoved { id } => NodeEvent::MessageRemoved { id },
             api::Event::Problem { kind, message } => NodeEvent::Problem {

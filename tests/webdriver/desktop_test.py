@@ -11,7 +11,12 @@
    as it is spoken, without a click;
 5. Esc while holding the button cancels: the other node, which was
    hearing it, drops it, and neither side lists it;
-6. the global hotkey records one message however the key repeats.
+6. a channel made in the window shows an invite code and a QR code that
+   reads back (zbarimg) as the same code; the other node joins with it,
+   shows up as a member, talks live into the channel (heard through the
+   window's speakers); a recording in the channel reaches the other node
+   as a channel message; mute and leave work;
+7. the global hotkey records one message however the key repeats.
 
 Screenshots go to $OUT. Configured by environment variables set by
 scripts/webdriver-test.sh."""
@@ -285,6 +290,108 @@ def cancel_with_escape(session):
     say(f"Esc cancelled a live recording Alice was hearing ({len(heard_live)} id); gone at both")
 
 
+def channel(session):
+    session.wait_for("#new-channel").click()
+    session.wait_for("#channel-name").type("team")
+    session.wait_for("#channel-submit").click()
+    session.wait_until(lambda: session.find_all("#invite-qr svg"), what="the invite's QR code")
+    invite = session.script("return document.getElementById('invite-code').value")
+    assert invite.startswith("hark-channel:"), invite
+    time.sleep(0.3)
+    shot(session, "channel-invite")
+    scanned = subprocess.run(
+        ["zbarimg", "--raw", "-q", os.path.join(OUT, "channel-invite.png")],
+        capture_output=True,
+        text=True,
+    )
+    assert scanned.stdout.strip() == invite, f"the QR code reads {scanned.stdout!r}"
+    say("channel made; its QR code reads back as the invite code")
+    session.wait_for("#invite-close").click()
+
+    subprocess.run(
+        [HARK, "channel", "join", "--data-dir", ALICE_DIR, invite],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    session.wait_until(
+        lambda: "1 other member known, 1 online" in session.wait_for("#chat-safety").text(),
+        timeout=60,
+        what="Alice listed as a member of the channel",
+    )
+
+    monitor = record_output()
+    subprocess.run(
+        [HARK, "send", "--live", "--data-dir", ALICE_DIR, "--to", "#team", SPEECH],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    session.wait_until(
+        lambda: session.find_all("#messages .message.incoming"),
+        what="Alice's live message in the channel",
+    )
+    if monitor is not None:
+        heard = stop_recording_output(monitor)
+        assert heard > 0.02, f"the channel message did not reach the speakers (RMS {heard:.4f})"
+        say(f"Alice talked live into the channel: the window played it (RMS {heard:.3f})")
+
+    before = len(control({"cmd": "inbox"}))
+    player = subprocess.Popen(["paplay", SPEECH]) if ENV.get("AUDIO") == "pulse" else None
+    session.hold(session.wait_for("#record"), 3.0)
+    if player is not None:
+        player.kill()
+        player.wait()
+    inbox = session.wait_until(
+        lambda: complete_inbox(before),
+        timeout=60,
+        what="Bea's channel recording complete at Alice",
+    )
+    newest = max(inbox, key=lambda m: m["created_at_ms"])
+    assert newest["channel"] == "team" and newest["from_name"] == "Bea", newest
+    assert newest["duration_ms"] >= 2500, newest
+    seconds = newest["duration_ms"] // 1000
+    length = f"{seconds // 60}:{seconds % 60:02d}"
+    mine = session.wait_for("#messages .message.outgoing")
+    session.wait_until(
+        lambda: length in mine.text() and session.find_all("#messages .message.outgoing .bar"),
+        what=f"Bea's channel recording listed whole ({length}), with its waveform",
+    )
+    shot(session, "channel")
+
+    session.wait_for("#channel-mute").click()
+    session.wait_until(
+        lambda: session.wait_for("#channel-mute").attribute("aria-pressed") == "true",
+        what="the channel muted",
+    )
+    at_bea = bea_channels()
+    assert [c["muted"] for c in at_bea] == [True], f"Bea's node: {at_bea}"
+    session.wait_for("#channel-leave").click()
+    session.wait_until(lambda: not session.find_all("#channels .entry"), what="the channel left")
+    assert bea_channels() == [], "Bea's node is still in the channel"
+    say("a recording in the channel reached Alice as a channel message; muted; left")
+
+    # Back to the conversation with Alice for what follows.
+    session.wait_for("#conversations .entry").click()
+
+
+def complete_inbox(before):
+    """Alice's inbox once it has grown past `before` and nothing in it is
+    still arriving (a live message is listed from its first frame)."""
+    items = control({"cmd": "inbox"})
+    done = len(items) > before and all(m["state"] != "receiving" for m in items)
+    return items if done else None
+
+
+def bea_channels():
+    """The channels Bea's node (inside the app) is in, from its control socket."""
+    listed = subprocess.run(
+        [HARK, "channel", "list", "--json", "--data-dir", ENV["BEA_DIR"]],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(listed.stdout)
+
+
 def hotkey(session):
     """Push-to-talk from the global hotkey (an X11 key grab, driven with
     xdotool): press, hold, release; the recording goes to the open
@@ -303,12 +410,8 @@ def hotkey(session):
     if player is not None:
         player.kill()
         player.wait()
-    def complete(items):
-        done = len(items) > before and all(m["state"] != "receiving" for m in items)
-        return items if done else None
-
     inbox = session.wait_until(
-        lambda: complete(control({"cmd": "inbox"})),
+        lambda: complete_inbox(before),
         timeout=60,
         what="the hotkey recording complete at Alice",
     )
@@ -344,6 +447,7 @@ def main():
         record_and_send(session)
         live_to_window(session)
         cancel_with_escape(session)
+        channel(session)
         hotkey(session)
         settings(session)
     except Exception:

@@ -16,6 +16,7 @@ import {
 } from "./bindings";
 import {
   applyEvent,
+  channelKey,
   conversation,
   describeError,
   emptyState,
@@ -40,7 +41,7 @@ export const WAVEFORM_BARS = 48;
 
 export interface Ui {
   state: State;
-  /** The conversation open: a peer id. */
+  /** The conversation open: a peer id, or "#" and a channel id. */
   selected: string | null;
   player: PlayerState;
   recorder: RecorderState;
@@ -72,6 +73,8 @@ export class App {
   private listeners: Array<() => void> = [];
   /** Bumped by every play: updates from an older playback are stale. */
   private playback = 0;
+  /** The message length each loaded waveform was drawn for. */
+  private waveformLengths = new Map<string, number>();
   /** Events that arrived while a load was under way, replayed after it. */
   private pending: NodeEvent[] | null = null;
 
@@ -101,6 +104,11 @@ export class App {
         this.set({ notice: null });
       }
     }, NOTICE_MS);
+  }
+
+  /** Shows good news in the status line for a few seconds. */
+  notify(text: string): void {
+    this.set({ notice: { text, error: false } });
   }
 
   /** Shows a failure in the status line. */
@@ -135,13 +143,14 @@ export class App {
   async load(): Promise<void> {
     this.pending = [];
     try {
-      const [me, peers, messages, marks] = await Promise.all([
+      const [me, peers, messages, channels, marks] = await Promise.all([
         ok(commands.whoami()),
         ok(commands.peers()),
         ok(commands.inbox()),
+        ok(commands.channels()),
         commands.readMarks(),
       ]);
-      this.ui = { ...this.ui, state: { me, peers, messages, marks } };
+      this.ui = { ...this.ui, state: { me, peers, messages, channels, marks } };
     } catch (error) {
       this.fail(error);
     }
@@ -166,6 +175,7 @@ export class App {
     this.ui = { ...this.ui, state: applyEvent(this.ui.state, event) };
     this.markSelectedRead();
     this.changed();
+
     if (event.type === "message" && this.ui.selected !== null) {
       const open = conversation(this.ui.state, this.ui.selected);
       if (open.some((m) => m.id === event.message.id)) {
@@ -206,9 +216,13 @@ export class App {
 
   async loadWaveform(id: string): Promise<void> {
     const message = this.ui.state.messages.find((m) => m.id === id);
-    if (this.ui.waveforms[id] || !message || message.state === "receiving") {
+    // A message of one's own is listed while it is still being spoken;
+    // its outline is drawn again whenever it has grown.
+    const drawn = this.waveformLengths.get(id);
+    if (!message || message.state === "receiving" || drawn === message.duration_ms) {
       return;
     }
+    this.waveformLengths.set(id, message.duration_ms);
     try {
       const { peaks } = await ok(commands.waveform(id, WAVEFORM_BARS));
       this.set({ waveforms: { ...this.ui.waveforms, [id]: peaks } });
@@ -320,6 +334,73 @@ export class App {
       }
     } catch (error) {
       this.fail(error);
+    }
+  }
+
+  /** Re-reads the channel list (members change as peers come and go). */
+  async loadChannels(): Promise<void> {
+    try {
+      const channels = await ok(commands.channels());
+      this.set({ state: { ...this.ui.state, channels } });
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Makes a channel and opens it; false (with the error shown) if refused. */
+  async createChannel(name: string): Promise<boolean> {
+    return this.enterChannel(() => commands.createChannel(name), "Channel created: invite others");
+  }
+
+  /** Joins a channel from its invite code and opens it. */
+  async joinChannel(invite: string): Promise<boolean> {
+    return this.enterChannel(() => commands.joinChannel(invite), "Joined the channel");
+  }
+
+  private async enterChannel(
+    call: () => ReturnType<typeof commands.joinChannel>,
+    done: string,
+  ): Promise<boolean> {
+    try {
+      const channel = await ok(call());
+      await this.loadChannels();
+      this.select(channelKey(channel.id));
+      this.set({ notice: { text: done, error: false } });
+      return true;
+    } catch (error) {
+      this.fail(error);
+      return false;
+    }
+  }
+
+  /** Leaves the open channel; its messages stay listed under it. */
+  async leaveChannel(id: string): Promise<void> {
+    try {
+      await ok(commands.leaveChannel(id));
+      await this.loadChannels();
+      this.set({ selected: null, notice: { text: "Left the channel", error: false } });
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Mutes or unmutes a channel's live messages. */
+  async muteChannel(id: string, muted: boolean): Promise<void> {
+    try {
+      await ok(commands.muteChannel(id, muted));
+      await this.loadChannels();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** The invite code as a QR code (SVG text), or null if it cannot be drawn. */
+  async inviteQr(invite: string): Promise<string | null> {
+    try {
+      return await ok(commands.inviteQr(invite));
+    } catch (error) {
+      this.fail(error);
+      return null;
     }
   }
 

@@ -67,6 +67,18 @@ export const commands = {
 	markRead: (peerId: string, upToMs: number | null) => typedError<ReadMarks, ApiError>(__TAURI_INVOKE("mark_read", { peerId, upToMs })),
 	/**  Where the log files are. */
 	logDir: () => __TAURI_INVOKE<string>("log_dir"),
+	/**  The channels this node is in. */
+	channels: () => typedError<ChannelInfo[], ApiError>(__TAURI_INVOKE("channels")),
+	/**  Makes a channel called `name` and joins it. */
+	createChannel: (name: string) => typedError<ChannelInfo, ApiError>(__TAURI_INVOKE("create_channel", { name })),
+	/**  Joins the channel an invite code stands for (again is harmless). */
+	joinChannel: (invite: string) => typedError<ChannelInfo, ApiError>(__TAURI_INVOKE("join_channel", { invite })),
+	/**  Leaves channel `id`; its messages stay. */
+	leaveChannel: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("leave_channel", { id })),
+	/**  Mutes or unmutes channel `id`'s live messages (they are still kept). */
+	muteChannel: (id: string, muted: boolean) => typedError<ChannelInfo, ApiError>(__TAURI_INVOKE("mute_channel", { id, muted })),
+	/**  The invite code as a QR code, an SVG document. */
+	inviteQr: (invite: string) => typedError<string, ApiError>(__TAURI_INVOKE("invite_qr", { invite })),
 };
 
 /** Events */
@@ -92,6 +104,20 @@ export type ApiError = {
 	kind: ErrorKind,
 	/**  One line for people. */
 	message: string,
+};
+
+/**  A channel this node is in (`api::ChannelInfo`). */
+export type ChannelInfo = {
+	/**  Channel id, 32 hex characters. */
+	id: string,
+	/**  Its name. */
+	name: string,
+	/**  The invite code that lets others join (it carries the key). */
+	invite: string,
+	/**  Whether its live messages are kept quiet here. */
+	muted: boolean,
+	/**  Peer ids of the members known here. */
+	members: string[],
 };
 
 /**  The names of the input and output devices, for settings. */
@@ -226,6 +252,8 @@ export type Message_Deserialize = {
 	to_names: string[],
 	/**  The channel's name for a channel (group) message. */
 	channel?: string | null,
+	/**  The channel's id for a channel message (kept after leaving it). */
+	channel_id?: string | null,
 	/**  Unix time in milliseconds at which the sender made it. */
 	created_at_ms: number,
 	/**  Length of the speech in milliseconds. */
@@ -250,6 +278,8 @@ export type Message_Serialize = {
 	to_names: string[],
 	/**  The channel's name for a channel (group) message. */
 	channel: string | null,
+	/**  The channel's id for a channel message (kept after leaving it). */
+	channel_id: string | null,
 	/**  Unix time in milliseconds at which the sender made it. */
 	created_at_ms: number,
 	/**  Length of the speech in milliseconds. */
@@ -275,6 +305,10 @@ peer_id: string } |
 { type: "message"; 
 /**  The message as it stands now. */
 message: Message_Deserialize } | 
+/**  A channel changed: a new member was found. */
+{ type: "channel_changed"; 
+/**  The channel as it stands now. */
+channel: ChannelInfo } | 
 /**  An unfinished live message was cancelled by its talker and is gone. */
 { type: "message_removed"; 
 /**  The message id. */
@@ -303,6 +337,10 @@ peer_id: string } |
 { type: "message"; 
 /**  The message as it stands now. */
 message: Message_Serialize } | 
+/**  A channel changed: a new member was found. */
+{ type: "channel_changed"; 
+/**  The channel as it stands now. */
+channel: ChannelInfo } | 
 /**  An unfinished live message was cancelled by its talker and is gone. */
 { type: "message_removed"; 
 /**  The message id. */

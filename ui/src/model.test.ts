@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import {
   applyEvent,
+  channelKey,
+  channelList,
   conversation,
   conversations,
   describeError,
@@ -38,6 +40,7 @@ export function message(id: string, created_at_ms: number, extra: Partial<Messag
     to: [ALICE],
     to_names: ["Alice"],
     channel: null,
+    channel_id: null,
     created_at_ms,
     duration_ms: 5000,
     state: "received",
@@ -163,6 +166,7 @@ describe("conversations", () => {
       message("c1", 200, { direction: "outgoing", from: ALICE, to: [CAROL] }),
       message("b3", 400, { state: "receiving" }),
     ],
+    channels: [],
     marks: { [BOB]: 100 },
   };
 
@@ -184,6 +188,61 @@ describe("conversations", () => {
       { peerId: BOB, name: "Bob", online: true, unread: 1, lastAt: 400 },
       { peerId: CAROL, name: "Carol", online: false, unread: 0, lastAt: 200 },
     ]);
+  });
+});
+
+describe("channels", () => {
+  const TEAM = "00112233445566778899aabbccddeeff";
+  const team = {
+    id: TEAM,
+    name: "team",
+    invite: "hark-channel:X",
+    muted: false,
+    members: [BOB, CAROL],
+  };
+  const inTeam = { channel: "team", channel_id: TEAM, to: [] };
+  const state: State = {
+    me,
+    peers: [peer(BOB, "Bob", true), peer(CAROL, "Carol", false)],
+    messages: [
+      message("d1", 100),
+      message("t1", 200, inTeam),
+      message("t2", 300, { ...inTeam, direction: "outgoing", from: ALICE }),
+      message("t3", 400, inTeam),
+    ],
+    channels: [team, { ...team, id: "ff", name: "all hands", members: [] }],
+    marks: { [channelKey(TEAM)]: 200 },
+  };
+
+  // A channel message belongs to the channel's conversation, not to its sender's.
+  it("groups channel messages under the channel", () => {
+    expect(conversation(state, channelKey(TEAM)).map((m) => m.id)).toEqual(["t1", "t2", "t3"]);
+    expect(conversation(state, BOB).map((m) => m.id)).toEqual(["d1"]);
+  });
+
+  // Channels are listed on their own, by name, with who is online and what is unread.
+  it("lists channels apart from conversations", () => {
+    expect(conversations(state).map((c) => c.peerId)).toEqual([BOB]);
+    const list = channelList(state);
+    expect(list.map((c) => [c.channel.name, c.online, c.unread])).toEqual([
+      ["all hands", 0, 0],
+      ["team", 1, 1],
+    ]);
+    expect(nameOf(state, channelKey(TEAM))).toBe("# team");
+  });
+
+  // A new member found updates the channel in place.
+  it("takes channel changes", () => {
+    const next = applyEvent(state, {
+      type: "channel_changed",
+      channel: { ...team, members: [BOB, CAROL, ALICE] },
+    });
+    expect(next.channels.map((c) => c.members.length)).toEqual([3, 0]);
+  });
+
+  // A channel this node left keeps its messages under a plain label.
+  it("names a channel it left", () => {
+    expect(nameOf({ ...state, channels: [] }, channelKey(TEAM))).toBe("# left channel");
   });
 });
 

@@ -4,6 +4,7 @@
 
 import type {
   ApiError,
+  ChannelInfo,
   Me,
   Message,
   MessageState,
@@ -12,18 +13,39 @@ import type {
   ReadMarks,
 } from "./bindings";
 
-export type { ApiError, Me, Message, MessageState, NodeEvent, Peer, ReadMarks };
+export type { ApiError, ChannelInfo, Me, Message, MessageState, NodeEvent, Peer, ReadMarks };
 
 /** Everything the window shows from the node. */
 export interface State {
   me: Me | null;
   peers: Peer[];
   messages: Message[];
-  /** Newest message time seen, per conversation (peer id). */
+  channels: ChannelInfo[];
+  /** Newest message time seen, per conversation (its key). */
   marks: Record<string, number>;
 }
 
-export const emptyState: State = { me: null, peers: [], messages: [], marks: {} };
+export const emptyState: State = { me: null, peers: [], messages: [], channels: [], marks: {} };
+
+/**
+ * A conversation is keyed by the peer id of the one person it is with, or
+ * by "#" and the channel id for a channel (what the node takes as a
+ * recipient, and unique where channel names may repeat).
+ */
+export function channelKey(channelId: string): string {
+  return `#${channelId}`;
+}
+
+/** The channel id of a channel conversation's key, else null. */
+export function channelIdOf(key: string): string | null {
+  return key.startsWith("#") ? key.slice(1) : null;
+}
+
+/** The channel a conversation key stands for, if this node is in it. */
+export function channelOf(state: State, key: string): ChannelInfo | undefined {
+  const id = channelIdOf(key);
+  return id === null ? undefined : state.channels.find((c) => c.id === id);
+}
 
 /** How many trailing characters of a peer id make its short form. */
 const SHORT_ID_LENGTH = 8;
@@ -115,6 +137,11 @@ export function applyEvent(state: State, event: NodeEvent): State {
         ...state,
         messages: upsert(state.messages, event.message, (m) => m.id),
       };
+    case "channel_changed":
+      return {
+        ...state,
+        channels: upsert(state.channels, event.channel, (c) => c.id),
+      };
     case "message_removed":
       return {
         ...state,
@@ -137,6 +164,9 @@ function upsert<T>(items: readonly T[], item: T, key: (x: T) => string): T[] {
 
 /** A peer's display name as known here, else its short id. */
 export function nameOf(state: State, peerId: string): string {
+  if (channelIdOf(peerId) !== null) {
+    return `# ${channelOf(state, peerId)?.name ?? "left channel"}`;
+  }
   if (state.me?.peer_id === peerId) {
     return "me";
   }
@@ -152,8 +182,15 @@ export function senderName(state: State, message: Message): string {
   return message.from_name || nameOf(state, message.from);
 }
 
-/** The peers a message is between, this node left out. */
+/**
+ * The conversations a message belongs to: its channel's, or those with
+ * each peer it is between, this node left out.
+ */
 export function partiesOf(state: State, message: Message): string[] {
+  const channelId = message.channel_id ?? null;
+  if (channelId !== null) {
+    return [channelKey(channelId)];
+  }
   const me = state.me?.peer_id;
   const ids = message.direction === "incoming" ? [message.from] : message.to;
   return ids.filter((id) => id !== me);
@@ -174,26 +211,33 @@ export interface ConversationSummary {
 }
 
 /** Incoming, complete messages newer than the conversation's read mark. */
-export function unreadCount(state: State, peerId: string): number {
-  const mark = state.marks[peerId] ?? 0;
+export function unreadCount(state: State, key: string): number {
+  const mark = state.marks[key] ?? 0;
   return state.messages.filter(
     (m) =>
       m.direction === "incoming" &&
       m.state === "received" &&
-      m.from === peerId &&
+      partiesOf(state, m).includes(key) &&
       m.created_at_ms > mark,
   ).length;
 }
 
-/** Conversations with at least one message, the most recent first. */
-export function conversations(state: State): ConversationSummary[] {
+/** The newest message time per conversation key. */
+function latestPerConversation(state: State): Map<string, number> {
   const latest = new Map<string, number>();
   for (const message of state.messages) {
-    for (const peerId of partiesOf(state, message)) {
-      latest.set(peerId, Math.max(latest.get(peerId) ?? 0, message.created_at_ms));
+    for (const key of partiesOf(state, message)) {
+      latest.set(key, Math.max(latest.get(key) ?? 0, message.created_at_ms));
     }
   }
+  return latest;
+}
+
+/** Conversations with people, with at least one message, the most recent first. */
+export function conversations(state: State): ConversationSummary[] {
+  const latest = latestPerConversation(state);
   return [...latest.entries()]
+    .filter(([key]) => channelIdOf(key) === null)
     .map(([peerId, lastAt]) => ({
       peerId,
       name: nameOf(state, peerId),
@@ -202,6 +246,28 @@ export function conversations(state: State): ConversationSummary[] {
       lastAt,
     }))
     .sort((a, b) => b.lastAt - a.lastAt || compareText(a.peerId, b.peerId));
+}
+
+/** One line of the channel list. */
+export interface ChannelSummary {
+  key: string;
+  channel: ChannelInfo;
+  /** Members known here who are online now. */
+  online: number;
+  unread: number;
+}
+
+/** The channels this node is in, by name. */
+export function channelList(state: State): ChannelSummary[] {
+  const online = new Set(state.peers.filter((p) => p.online).map((p) => p.peer_id));
+  return [...state.channels]
+    .sort((a, b) => a.name.localeCompare(b.name) || compareText(a.id, b.id))
+    .map((channel) => ({
+      key: channelKey(channel.id),
+      channel,
+      online: channel.members.filter((m) => online.has(m)).length,
+      unread: unreadCount(state, channelKey(channel.id)),
+    }));
 }
 
 /** The newest creation time in a conversation, for its read mark. */

@@ -14,6 +14,16 @@ const commands = vi.hoisted(() => ({
   saveSettings: vi.fn(async (s: unknown) => ({ status: "ok", data: s })),
   hotkeyStatus: vi.fn(async () => null),
   logDir: vi.fn(async () => "/tmp/logs"),
+  createChannel: vi.fn(async (name: string) => ({ status: "ok", data: { ...TEAM_INFO, name } })),
+  channels: vi.fn(async () => ({ status: "ok", data: [TEAM_INFO] })),
+  inviteQr: vi.fn(async () => ({ status: "ok", data: '<svg id="qr-svg"></svg>' })),
+}));
+const TEAM_INFO = vi.hoisted(() => ({
+  id: "00112233445566778899aabbccddeeff",
+  name: "team",
+  invite: "hark-channel:ABC",
+  muted: false,
+  members: [],
 }));
 vi.mock("./bindings", () => ({ commands, events: {}, BITRATES: [16000, 24000] }));
 vi.mock("@tauri-apps/api/core", () => ({ Channel: class {} }));
@@ -72,11 +82,13 @@ function app(): [App, View] {
           to: [ME],
           to_names: ["Alice"],
           channel: null,
+          channel_id: null,
           created_at_ms: Date.now(),
           duration_ms: 7000,
           state: "received",
         },
       ],
+      channels: [],
       marks: {},
     },
   };
@@ -132,6 +144,29 @@ describe("view", () => {
     await a.record({ type: "press" });
     document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
     await vi.waitFor(() => expect(commands.finishRecording).toHaveBeenCalledWith(false));
+  });
+
+  // Making a channel opens it, lists it, and shows its invite code with a QR code.
+  it("creates a channel and shows its invite", async () => {
+    const [a] = app();
+    document.getElementById("new-channel")?.click();
+    const dialog = document.getElementById("channel-dialog") as HTMLDialogElement;
+    expect(dialog.open).toBe(true);
+    (document.getElementById("channel-name") as HTMLInputElement).value = "team";
+    document.getElementById("channel-form")?.dispatchEvent(new Event("submit", { cancelable: true }));
+
+    await vi.waitFor(() => expect(commands.createChannel).toHaveBeenCalledWith("team"));
+    await vi.waitFor(() => expect(document.getElementById("qr-svg")).not.toBeNull());
+    expect(a.ui.selected).toBe(`#${TEAM_INFO.id}`);
+    expect(commands.setActiveConversation).toHaveBeenCalledWith([`#${TEAM_INFO.id}`]);
+    expect(document.querySelector("#channels .entry")?.getAttribute("aria-label")).toBe(
+      "Channel team, 0 online",
+    );
+    expect((document.getElementById("invite-code") as HTMLTextAreaElement).value).toBe(
+      TEAM_INFO.invite,
+    );
+    expect(document.getElementById("chat-title")?.textContent).toBe("# team");
+    expect(document.getElementById("channel-actions")?.hidden).toBe(false);
   });
 
   // The first-start prompt saves the chosen name.

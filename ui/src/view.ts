@@ -6,11 +6,13 @@
 import { BITRATES, commands } from "./bindings";
 import type { App, Ui } from "./app";
 import {
+  channelOf,
   conversation,
   conversations,
   formatDuration,
   formatTime,
   messageLabel,
+  nameOf,
   senderName,
   shortId,
   sortPeers,
@@ -19,25 +21,10 @@ import {
 } from "./model";
 import { positionOf, speedLabel } from "./player";
 import { isRecording } from "./recorder";
+import { ChannelsView } from "./channels";
+import { byId, el } from "./dom";
 
-export function byId<T extends HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (element === null) {
-    throw new Error(`index.html lacks #${id}`);
-  }
-  return element as T;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = "",
-  text = "",
-): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  element.className = className;
-  element.textContent = text;
-  return element;
-}
+export { byId };
 
 function button(className: string, text: string, label: string, onClick: () => void): HTMLButtonElement {
   const b = el("button", className, text);
@@ -62,8 +49,11 @@ interface Row {
 
 export class View {
   private rows = new Map<string, Row>();
+  private readonly channels: ChannelsView;
 
-  constructor(private readonly app: App) {}
+  constructor(private readonly app: App) {
+    this.channels = new ChannelsView(app);
+  }
 
   /** Wires the static controls; call once. */
   bind(): void {
@@ -72,6 +62,7 @@ export class View {
     byId("open-settings").addEventListener("click", () => this.openSettings());
     this.bindRecorder();
     this.bindSettings();
+    this.channels.bind();
     this.bindWelcome();
     // Messages that arrived while the window was hidden count as read once
     // it is seen.
@@ -82,6 +73,7 @@ export class View {
     const ui = this.app.ui;
     this.renderMe(ui);
     this.renderConversations(ui);
+    this.channels.render(ui);
     this.renderPeople(ui);
     this.renderChat(ui);
     this.renderRecorder(ui);
@@ -144,9 +136,11 @@ export class View {
     const peer = ui.state.peers.find((p) => p.peer_id === ui.selected);
     const open = ui.selected !== null;
     byId("chat-title").textContent = open
-      ? (peer?.display_name ?? shortId(ui.selected ?? ""))
+      ? (peer?.display_name ?? nameOf(ui.state, ui.selected ?? ""))
       : "Choose someone to talk to";
-    byId("chat-safety").textContent = peer ? `Safety number ${peer.safety_number}` : "";
+    byId("chat-safety").textContent = peer
+      ? `Safety number ${peer.safety_number}`
+      : channelLine(ui);
     byId("send-file").hidden = !open;
     byId("composer").hidden = !open;
 
@@ -443,6 +437,19 @@ function hint(phase: string): string {
     default:
       return "Release to send · drag away or Esc to cancel";
   }
+}
+
+/** Under an open channel's name: who is in it, as far as this node knows. */
+function channelLine(ui: Ui): string {
+  const channel = channelOf(ui.state, ui.selected ?? "");
+  if (!channel) {
+    return "";
+  }
+  const online = channel.members.filter((m) =>
+    ui.state.peers.some((p) => p.peer_id === m && p.online),
+  ).length;
+  const known = channel.members.length;
+  return `${known} other member${known === 1 ? "" : "s"} known, ${online} online`;
 }
 
 function options(id: string, names: string[], chosen: string | null): void {

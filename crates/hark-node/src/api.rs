@@ -96,8 +96,12 @@ pub struct MessageSummary {
     pub to: Vec<String>,
     /// Recipients' display names, as known here, in the order of `to`.
     pub to_names: Vec<String>,
-    /// The channel's name for a channel message.
+    /// The channel's name for a channel message (while this node is in it).
     pub channel: Option<String>,
+    /// The channel's id (32 hex characters) for a channel message, kept
+    /// after leaving the channel.
+    #[serde(default)]
+    pub channel_id: Option<String>,
     /// Unix time in milliseconds at which the sender made it.
     pub created_at_ms: u64,
     /// Length of the speech in milliseconds.
@@ -124,6 +128,11 @@ pub enum Event {
     Message {
         /// The message as it stands now.
         message: MessageSummary,
+    },
+    /// A channel changed: a new member was found.
+    ChannelChanged {
+        /// The channel as it stands now.
+        channel: ChannelInfo,
     },
     /// An unfinished live message was cancelled by its talker and is gone.
     MessageRemoved {

@@ -82,8 +82,12 @@ pub(crate) fn my_tags(shared: &Shared) -> Vec<[u8; 32]> {
 pub(crate) fn learn_members(shared: &Shared, peer: &PeerId, tags: &[[u8; 32]]) {
     let channels = shared.store.channels().unwrap_or_default();
     for record in channels {
-        if tags.contains(&member_tag(&record.channel.key, peer)) {
-            let _ = shared.store.add_member(&record.channel.id, peer);
+        if !tags.contains(&member_tag(&record.channel.key, peer)) {
+            continue;
+        }
+        if let Ok(true) = shared.store.add_member(&record.channel.id, peer) {
+            let channel = info(shared, &record);
+            shared.emit(crate::api::Event::ChannelChanged { channel });
         }
     }
 }

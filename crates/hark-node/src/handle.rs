@@ -99,6 +99,7 @@ impl Shared {
                 let found = self.store.channel(&id).ok().flatten();
                 found.map(|c| c.channel.name)
             }),
+            channel_id: record.channel.map(|id| hark_proto::channel::hex(&id)),
             created_at_ms: record.created_at_ms,
             duration_ms: record.sample_count * 1000 / u64::from(hark_audio::SAMPLE_RATE),
             state: self.state_of(id, record),

@@ -135,7 +135,8 @@ fn check_name(name: &str) -> Result<String, InviteError> {
     Ok(name.to_string())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`, as channel ids are shown.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -454,12 +454,12 @@ impl Store {
         Ok(())
     }
 
-    /// Records that `peer` proved to be in channel `id`.
-    pub fn add_member(&self, id: &[u8; 16], peer: &PeerId) -> Result<(), Error> {
+    /// Records that `peer` proved to be in channel `id`; true if it was
+    /// not known to be.
+    pub fn add_member(&self, id: &[u8; 16], peer: &PeerId) -> Result<bool, Error> {
         let mut key = id.to_vec();
         key.extend_from_slice(&peer.to_bytes());
-        self.members.insert(key, &[])?;
-        Ok(())
+        Ok(self.members.insert(key, &[])?.is_none())
     }
 
     /// The peers known to be in channel `id`.
