@@ -186,7 +186,8 @@ pub fn get_settings(desktop: State<'_, Desktop>) -> Settings {
 }
 
 /// Checks, saves and applies new settings; returns them as stored. A new
-/// display name or bitrate restarts the node (peers see it reconnect).
+/// display name reaches the peers online at once; a new bitrate applies to
+/// the next message.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_settings<R: Runtime>(
@@ -205,13 +206,12 @@ pub async fn save_settings<R: Runtime>(
     if new.start_with_system != old.start_with_system {
         set_autostart(&app, new.start_with_system)?;
     }
-    if new.display_name != old.display_name || new.bitrate != old.bitrate {
-        node.restart(&new, app.clone()).await.map_err(|e| {
-            ApiError::new(
-                ErrorKind::Unavailable,
-                format!("cannot restart the node: {e}"),
-            )
-        })?;
+    let handle = node.handle()?;
+    if new.bitrate != old.bitrate {
+        handle.set_bitrate(new.bitrate)?;
+    }
+    if let (Some(name), true) = (&new.display_name, new.display_name != old.display_name) {
+        handle.set_display_name(name).await?;
     }
     Ok(new)
 }

@@ -1,6 +1,7 @@
 //! The node inside the shell: started on Tauri's async runtime, kept as
-//! managed state, its events forwarded to the window, restarted when a
-//! setting it reads only at start changes, stopped on exit.
+//! managed state, its events forwarded to the window, stopped on exit.
+//! Settings that reach the node later (name, bitrate) go through its
+//! handle; it is never restarted.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,23 +16,17 @@ use crate::args::Network;
 use crate::settings::Settings;
 use crate::types::{ApiError, ErrorKind, NodeEvent, Resync};
 
-/// How often a restart tries to take the data dir again, 100 ms apart.
-const RESTART_TRIES: u32 = 50;
-
 /// How long stopping waits for the node to close its store and sockets.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The running node, as Tauri's managed state.
 pub struct Running {
     data_dir: PathBuf,
-    network: Network,
-    /// Where live messages are played (kept for restarts).
-    speaker: Option<Arc<dyn Speaker>>,
     current: Mutex<Current>,
 }
 
 struct Current {
-    /// `None` while a restart is under way.
+    /// Taken by [`Running::stop`].
     handle: Option<NodeHandle>,
     /// Taken by [`Running::stop`].
     node: Option<Node>,
@@ -46,12 +41,10 @@ impl Running {
         settings: &Settings,
         speaker: Option<Arc<dyn Speaker>>,
     ) -> Result<Running, StartError> {
-        let config = config(data_dir, network, settings, speaker.clone())?;
+        let config = config(data_dir, network, settings, speaker)?;
         let node = tauri::async_runtime::block_on(hark_node::start(config))?;
         Ok(Running {
             data_dir: data_dir.to_path_buf(),
-            network: network.clone(),
-            speaker,
             current: Mutex::new(Current {
                 handle: Some(node.handle()),
                 node: Some(node),
@@ -64,13 +57,13 @@ impl Running {
         &self.data_dir
     }
 
-    /// The handle the commands talk to (the newest, after a restart);
-    /// `unavailable` while the node restarts or after it stopped.
+    /// The handle the commands talk to; `unavailable` once the node
+    /// stopped (the app is quitting).
     pub fn handle(&self) -> Result<NodeHandle, ApiError> {
         self.lock()
             .handle
             .clone()
-            .ok_or_else(|| ApiError::new(ErrorKind::Unavailable, "the node is restarting"))
+            .ok_or_else(|| ApiError::new(ErrorKind::Unavailable, "the node has stopped"))
     }
 
     /// Sends every node event to the app's windows until the node stops.
@@ -78,35 +71,6 @@ impl Running {
         if let Ok(handle) = self.handle() {
             tauri::async_runtime::spawn(forward(handle.subscribe(), app));
         }
-    }
-
-    /// Stops the node and starts it again with `settings`: the display
-    /// name and bitrate are read only at start.
-    ///
-    /// Known shortcoming: the node signs its profile once at start and
-    /// offers no way to change the name of a running node, so a restart is
-    /// how a new name reaches peers. Peers see Hark go offline and come
-    /// back; transfers under way start over when the peers reconnect.
-    pub async fn restart<R: Runtime>(
-        &self,
-        settings: &Settings,
-        app: AppHandle<R>,
-    ) -> Result<(), StartError> {
-        self.stop_async().await;
-        let config = config(
-            &self.data_dir,
-            &self.network,
-            settings,
-            self.speaker.clone(),
-        )?;
-        let node = start_when_free(config).await?;
-        *self.lock() = Current {
-            handle: Some(node.handle()),
-            node: Some(node),
-        };
-        self.forward_events(app.clone());
-        emit(&app, Resync);
-        Ok(())
     }
 
     /// Shuts the node down and waits (bounded) until it has. Blocks; later
@@ -137,22 +101,6 @@ impl Running {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Starts a node, waiting (bounded) for the previous one's data-dir lock:
-/// commands still running when it stopped may hold its last handles for
-/// a moment.
-async fn start_when_free(config: Config) -> Result<Node, StartError> {
-    let mut tries = 0;
-    loop {
-        match hark_node::start(config.clone()).await {
-            Err(StartError::InUse { .. }) if tries < RESTART_TRIES => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            result => return result,
-        }
     }
 }
 
@@ -190,9 +138,8 @@ async fn forward<R: Runtime>(mut events: broadcast::Receiver<api::Event>, app: A
                 tracing::debug!(missed, "window fell behind the node's events");
                 emit(&app, Resync);
             }
-            // The node stopped (on exit or for a restart, which forwards
-            // from the new node). When it stopped on its own the window is
-            // not told: its next command fails with `unavailable`.
+            // The node stopped (on exit). When it stopped on its own the
+            // window is not told: its next command fails with `unavailable`.
             Err(RecvError::Closed) => return,
         }
     }

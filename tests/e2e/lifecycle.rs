@@ -72,3 +72,53 @@ fn ctrl_c_shuts_down_in_order_and_restart_keeps_everything() -> Result<()> {
         .is_some_and(|p| p.iter().any(|p| p["display_name"] == "alice")));
     Ok(())
 }
+
+/// How `node` lists `other`: (display name, online).
+fn listed(node: &TestNode, other: &TestNode) -> Result<Option<(String, bool)>> {
+    let peers = node.json(&["peers"])?;
+    Ok(peers.as_array().and_then(|list| {
+        list.iter()
+            .find(|p| p["peer_id"] == other.peer_id.as_str())
+            .map(|p| {
+                let name = p["display_name"].as_str().unwrap_or_default().to_string();
+                (name, p["online"] == true)
+            })
+    }))
+}
+
+// A rename reaches a connected peer at once, without the connection being
+// dropped; later messages carry the new name; an empty name is refused;
+// the new name is stored.
+#[test]
+fn rename_reaches_peers_without_reconnecting() -> Result<()> {
+    let mut a = TestNode::start("alice", &[])?;
+    let b = TestNode::start("bob", &[&a.addr])?;
+    a.await_peer(&b)?;
+    b.await_peer(&a)?;
+
+    let out = a.cli(&["rename", "Alice Liddell"])?;
+    ensure!(out.status.success(), "rename failed: {out:?}");
+    hark_e2e::wait_until(Duration::from_secs(15), "bob to see the new name", || {
+        Ok(listed(&b, &a)? == Some(("Alice Liddell".into(), true)))
+    })?;
+    ensure!(
+        !b.log().contains("peer left"),
+        "the rename dropped the connection"
+    );
+
+    let id = a.send("bob", &fixture("audio/speech-22k05-mono-s16.wav"))?;
+    let received = b.await_state(&id, "received", Duration::from_secs(60))?;
+    ensure!(received["from_name"] == "Alice Liddell", "{received}");
+
+    let bad = a.cli(&["rename", "   "])?;
+    ensure!(!bad.status.success(), "an empty name was taken");
+
+    a.stop()?;
+    let store = hark_store::Store::open(&a.dir().join("store"))?;
+    let stored = store.display_name()?;
+    ensure!(
+        stored.as_deref() == Some("Alice Liddell"),
+        "stored {stored:?}"
+    );
+    Ok(())
+}

@@ -422,13 +422,31 @@ def hotkey(session):
 
 
 def settings(session):
+    """Settings open; a new name saved there reaches Alice at once, and
+    Bea never went offline for it."""
     session.wait_for("#open-settings").click()
     session.wait_for("#settings-form")
     hint = session.wait_for("#hotkey-status").text()
     assert hint, "no hotkey status in settings"
     shot(session, "settings")
-    session.wait_for("#settings-cancel").click()
-    say(f"settings open; hotkey: {hint}")
+    session.script("document.getElementById('set-name').value = ''")
+    session.wait_for("#set-name").type("Bea Brown")
+    session.wait_for("#settings-form button[type=submit]").click()
+    session.wait_until(
+        lambda: session.texts("#me-name") == ["Bea Brown"], what="the new name in the header"
+    )
+
+    def bea_at_alice():
+        return [p for p in control({"cmd": "peers"}) if p["display_name"].startswith("Bea")]
+
+    session.wait_until(
+        lambda: [(p["display_name"], p["online"]) for p in bea_at_alice()] == [("Bea Brown", True)],
+        timeout=20,
+        what="Alice to see the new name",
+    )
+    alice_log = open(os.path.join(OUT, "alice.log"), encoding="utf-8", errors="replace").read()
+    assert "peer left" not in alice_log, "the rename dropped Bea's connection"
+    say(f"settings open (hotkey: {hint}); renamed to Bea Brown, seen by Alice at once")
 
 
 def main():

@@ -408,8 +408,13 @@ export class App {
   async saveSettings(settings: Settings): Promise<boolean> {
     try {
       const saved = await ok(commands.saveSettings(settings));
-      const hotkey = await commands.hotkeyStatus();
-      this.set({ settings: saved, hotkey, needsName: saved.display_name === null });
+      const [hotkey, me] = await Promise.all([commands.hotkeyStatus(), ok(commands.whoami())]);
+      this.set({
+        settings: saved,
+        hotkey,
+        needsName: saved.display_name === null,
+        state: { ...this.ui.state, me },
+      });
       return true;
     } catch (error) {
       this.fail(error);

@@ -52,7 +52,8 @@ export const commands = {
 	getSettings: () => __TAURI_INVOKE<Settings_Serialize>("get_settings"),
 	/**
 	 *  Checks, saves and applies new settings; returns them as stored. A new
-	 *  display name or bitrate restarts the node (peers see it reconnect).
+	 *  display name reaches the peers online at once; a new bitrate applies to
+	 *  the next message.
 	 */
 	saveSettings: (settings: Settings_Deserialize) => typedError<Settings_Serialize, ApiError>(__TAURI_INVOKE("save_settings", { settings })),
 	/**  The sound devices there are now. */

@@ -14,6 +14,18 @@ const commands = vi.hoisted(() => ({
   saveSettings: vi.fn(async (s: unknown) => ({ status: "ok", data: s })),
   hotkeyStatus: vi.fn(async () => null),
   logDir: vi.fn(async () => "/tmp/logs"),
+  whoami: vi.fn(async () => ({
+    status: "ok",
+    data: {
+      peer_id: "12D3KooWAliceAliceAliceAliceAliceAliceAlice01",
+      display_name: "Alice",
+      safety_number: "1",
+      listen_addrs: [],
+      data_dir: "/d",
+      carrying: 0,
+      carrying_bytes: 0,
+    },
+  })),
   createChannel: vi.fn(async (name: string) => ({ status: "ok", data: { ...TEAM_INFO, name } })),
   channels: vi.fn(async () => ({ status: "ok", data: [TEAM_INFO] })),
   inviteQr: vi.fn(async () => ({ status: "ok", data: '<svg id="qr-svg"></svg>' })),

@@ -86,6 +86,10 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
             let () = call(client, &Request::Export { id, path }).await?;
             Ok(())
         }
+        Command::Rename { name } => {
+            let () = call(client, &Request::Rename { name }).await?;
+            Ok(())
+        }
         Command::Channel(command) => channel(client, command).await,
         Command::Record {
             to,

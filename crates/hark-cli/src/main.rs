@@ -86,6 +86,11 @@ enum Command {
         /// Output file.
         out: PathBuf,
     },
+    /// Change the name others see; peers online see it at once.
+    Rename {
+        /// The new display name (1 to 64 characters).
+        name: String,
+    },
     /// Channels: groups joined with an invite code.
     #[command(subcommand)]
     Channel(ChannelCommand),

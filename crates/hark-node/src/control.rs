@@ -71,6 +71,11 @@ pub enum Request {
         /// How long to record, in milliseconds.
         millis: u64,
     },
+    /// [`NodeHandle::set_display_name`].
+    Rename {
+        /// The new display name.
+        name: String,
+    },
     /// [`NodeHandle::channels`].
     Channels,
     /// [`NodeHandle::create_channel`].
@@ -191,6 +196,7 @@ async fn answer(handle: &NodeHandle, line: &str) -> Reply {
         Request::ChannelJoin { invite } => json(handle.join_channel(invite).await),
         Request::ChannelLeave { name } => json(handle.leave_channel(name).await),
         Request::ChannelMute { name, muted } => json(handle.mute_channel(name, muted).await),
+        Request::Rename { name } => json(handle.set_display_name(&name).await),
         Request::Shutdown => {
             // Answer first: the node is gone once shutdown returns.
             let handle = handle.clone();

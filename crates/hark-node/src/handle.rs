@@ -25,7 +25,8 @@ pub(crate) struct Shared {
     pub(crate) identity: Arc<Identity>,
     pub(crate) store: Store,
     pub(crate) events: broadcast::Sender<Event>,
-    pub(crate) bitrate: u32,
+    /// Opus bitrate of new messages; settings may change it at any time.
+    pub(crate) bitrate: std::sync::atomic::AtomicU32,
     pub(crate) dir: DataDir,
 }
 
@@ -41,9 +42,14 @@ impl Shared {
             identity,
             store,
             events,
-            bitrate: config.bitrate,
+            bitrate: std::sync::atomic::AtomicU32::new(config.bitrate),
             dir,
         }
+    }
+
+    /// Opus bitrate of new messages.
+    pub(crate) fn bitrate(&self) -> u32 {
+        self.bitrate.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// This node's display name: the stored one, else the login name.
@@ -191,7 +197,32 @@ impl NodeHandle {
 
     /// Opus bitrate for new messages, bits per second.
     pub(crate) fn bitrate(&self) -> u32 {
-        self.shared.bitrate
+        self.shared.bitrate()
+    }
+
+    /// Sets the Opus bitrate of messages recorded or sent from now on
+    /// (bits per second, 6,000 to 510,000: what Opus accepts).
+    pub fn set_bitrate(&self, bitrate: u32) -> Result<(), api::Error> {
+        if !(6_000..=510_000).contains(&bitrate) {
+            return Err(api::Error::new(
+                ErrorKind::BadRequest,
+                format!("{bitrate} bit/s is outside Opus's 6000 to 510000"),
+            ));
+        }
+        self.shared
+            .bitrate
+            .store(bitrate, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Changes the name others see: stored, signed into a new profile, and
+    /// told to every peer connected now (others get it when they meet us).
+    pub async fn set_display_name(&self, name: &str) -> Result<(), api::Error> {
+        let name = hark_proto::profile::validate_display_name(name)
+            .map_err(|e| api::Error::new(ErrorKind::BadRequest, e.to_string()))?;
+        self.shared.store.set_display_name(name).map_err(storage)?;
+        self.shared.store.flush().await.map_err(storage)?;
+        self.tell(Command::ProfileChanged).await
     }
 
     /// This node's peer id.
@@ -302,9 +333,20 @@ impl NodeHandle {
         to: Vec<String>,
         pre_skip: u16,
     ) -> Result<crate::live::LiveSender, api::Error> {
+        self.start_live_at(to, pre_skip, self.bitrate()).await
+    }
+
+    /// [`NodeHandle::start_live`] for packets encoded at `bitrate` (read
+    /// once by the caller: settings may change it meanwhile).
+    pub(crate) async fn start_live_at(
+        &self,
+        to: Vec<String>,
+        pre_skip: u16,
+        bitrate: u32,
+    ) -> Result<crate::live::LiveSender, api::Error> {
         let target = self.resolve(&to)?;
         let online: Vec<PeerId> = self.ask(Command::Online).await?.into_iter().collect();
-        let codec = crate::outgoing::codec(pre_skip, self.shared.bitrate);
+        let codec = crate::outgoing::codec(pre_skip, bitrate);
         let shared = self.shared.clone();
         crate::live::LiveSender::start(shared, self.control.clone(), &target, codec, &online).await
     }
@@ -338,13 +380,13 @@ impl NodeHandle {
         drop_ratio: f32,
         cancel_after: Option<std::time::Duration>,
     ) -> Result<String, api::Error> {
-        let bitrate = self.shared.bitrate;
+        let bitrate = self.shared.bitrate();
         let encoded =
             tokio::task::spawn_blocking(move || crate::outgoing::encode_file(&path, bitrate))
                 .await
                 .map_err(|e| api::Error::new(ErrorKind::Internal, e.to_string()))??;
 
-        let live = self.start_live(to, encoded.pre_skip).await?;
+        let live = self.start_live_at(to, encoded.pre_skip, bitrate).await?;
         let mut live = live.with_drop_ratio(drop_ratio);
         let mut pace = tokio::time::interval(std::time::Duration::from_millis(20));
         pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);

@@ -57,9 +57,10 @@ impl NodeHandle {
             ));
         }
         self.send_sealed(to, move |shared, target| {
-            let encoded = hark_audio::codec::encode_pcm(&pcm, shared.bitrate)
+            let bitrate = shared.bitrate();
+            let encoded = hark_audio::codec::encode_pcm(&pcm, bitrate)
                 .map_err(|e| api::Error::new(ErrorKind::BadInput, format!("recording: {e}")))?;
-            crate::outgoing::seal_encoded(shared, target, &encoded)
+            crate::outgoing::seal_encoded(shared, target, &encoded, bitrate)
         })
         .await
     }

@@ -36,18 +36,20 @@ pub(crate) fn seal_file(
     let span = tracing::debug_span!("seal_file");
     let _guard = span.enter();
 
-    let encoded = encode_file(path, shared.bitrate)?;
-    seal_encoded(shared, target, &encoded)
+    let bitrate = shared.bitrate();
+    let encoded = encode_file(path, bitrate)?;
+    seal_encoded(shared, target, &encoded, bitrate)
 }
 
 /// Seals Opus packets made by `hark_audio::codec` (a file or a recording)
-/// as one message from this node. Blocking.
+/// at `bitrate` as one message from this node. Blocking.
 pub(crate) fn seal_encoded(
     shared: &Shared,
     target: &Target,
     encoded: &hark_audio::codec::Encoded,
+    bitrate: u32,
 ) -> Result<Sealed, api::Error> {
-    let codec = codec(encoded.pre_skip, shared.bitrate);
+    let codec = codec(encoded.pre_skip, bitrate);
     seal_packets(
         shared,
         target,

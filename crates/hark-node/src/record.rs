@@ -131,8 +131,9 @@ impl NodeHandle {
     /// captured (see [`LivePcm`]). The caller owns the device; this is how
     /// the desktop app records with its own level meter.
     pub async fn start_live_pcm(&self, to: Vec<String>) -> Result<LivePcm, api::Error> {
-        let encoder = Encoder::new(self.bitrate()).map_err(|e| internal(&e))?;
-        let live = self.start_live(to, encoder.lookahead()).await?;
+        let bitrate = self.bitrate();
+        let encoder = Encoder::new(bitrate).map_err(|e| internal(&e))?;
+        let live = self.start_live_at(to, encoder.lookahead(), bitrate).await?;
         Ok(LivePcm {
             handle: self.clone(),
             encoder,

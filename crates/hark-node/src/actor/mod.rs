@@ -70,6 +70,8 @@ pub(crate) enum Command {
     },
     /// The channels we are in changed: tell connected peers.
     ChannelsChanged,
+    /// The display name changed: sign a new profile and tell everyone.
+    ProfileChanged,
     /// Fetch message `id` (or its missing frames) from `peer`.
     Want { peer: PeerId, id: MessageId },
     /// Send one of our receipts to a peer, if connected (otherwise the next
@@ -219,6 +221,7 @@ impl SwarmActor {
             }
             Command::Announce { id, recipients } => self.announce(id, &recipients),
             Command::Want { peer, id } => self.want(peer, id),
+            Command::ProfileChanged => self.republish_profile(),
             Command::ChannelsChanged => {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 for peer in peers {
@@ -410,8 +413,31 @@ impl SwarmActor {
         }
     }
 
-    /// Stores a peer's verified profile and tells the UI.
+    /// Signs a profile with the current name and sends it to every peer
+    /// connected (as a hello, which they answer) and on the presence topic.
+    fn republish_profile(&mut self) {
+        let name = self.shared.display_name();
+        self.profile = SignedProfile::sign(&self.shared.identity, &name, now_ms());
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in peers {
+            let hello = Request::Hello(self.profile.clone());
+            self.send(&peer, hello, Pending::Hello);
+        }
+        self.publish_presence();
+        tracing::info!(
+            peers = self.swarm.connected_peers().count(),
+            "profile changed"
+        );
+    }
+
+    /// Stores a peer's verified profile, unless a newer one is stored
+    /// (an old announcement replayed must not undo a rename), and tells
+    /// the UI.
     fn save_profile(&mut self, peer: &PeerId, profile: SignedProfile) {
+        if self.is_older_than_stored(peer, &profile) {
+            tracing::debug!(peer = %short_peer(peer), "older profile ignored");
+            return;
+        }
         let contact = hark_store::Contact {
             profile,
             last_seen_ms: now_ms(),
@@ -423,6 +449,15 @@ impl SwarmActor {
         let online = self.swarm.is_connected(peer);
         let info = self.shared.peer_info(peer, &contact, online);
         self.shared.emit(Event::PeerOnline { peer: info });
+    }
+
+    fn is_older_than_stored(&self, peer: &PeerId, profile: &SignedProfile) -> bool {
+        let issued = |p: &SignedProfile| p.verify().ok().map(|(_, p)| p.issued_at_ms);
+        let stored = self.shared.store.contact(peer).ok().flatten();
+        match (stored.and_then(|c| issued(&c.profile)), issued(profile)) {
+            (Some(stored), Some(offered)) => offered < stored,
+            _ => false,
+        }
     }
 
     fn touch_contact(&mut self, peer: &PeerId) {
