@@ -22,6 +22,7 @@ Screenshots go to $OUT. Configured by environment variables set by
 scripts/webdriver-test.sh."""
 
 import array
+import contextlib
 import json
 import math
 import os
@@ -90,6 +91,20 @@ def rms_of(path):
     if not samples:
         return 0.0
     return math.sqrt(sum(s * s for s in samples) / len(samples)) / 32768
+
+
+@contextlib.contextmanager
+def speaking():
+    """Speech played, while in the block, into the null sink whose monitor
+    is Hark's microphone (pulse mode; with null audio the app reads the
+    speech file itself)."""
+    player = subprocess.Popen(["paplay", SPEECH]) if ENV.get("AUDIO") == "pulse" else None
+    try:
+        yield
+    finally:
+        if player is not None:
+            player.kill()
+            player.wait()
 
 
 class Arriving:
@@ -198,17 +213,11 @@ def receive_and_play(session):
 
 def record_and_send(session):
     before = len(control({"cmd": "inbox"}))
-    player = None
-    if ENV.get("AUDIO") == "pulse":
-        # Speech into the null sink whose monitor is Hark's microphone.
-        player = subprocess.Popen(["paplay", SPEECH])
     record = session.wait_for("#record")
-    arriving = Arriving()
-    session.hold(record, 4.0)
-    heard_live = arriving.stop()
-    if player is not None:
-        player.kill()
-        player.wait()
+    with speaking():
+        arriving = Arriving()
+        session.hold(record, 4.0)
+        heard_live = arriving.stop()
     mine = session.wait_for("#messages .message.outgoing", timeout=30, what="the recorded message")
     session.wait_until(
         lambda: "Delivered" in mine.text() or "Heard" in mine.text(),
@@ -272,13 +281,10 @@ def cancel_with_escape(session):
     it, then it is gone at both ends."""
     before = len(control({"cmd": "inbox"}))
     outgoing = len(session.find_all("#messages .message.outgoing"))
-    player = subprocess.Popen(["paplay", SPEECH]) if ENV.get("AUDIO") == "pulse" else None
-    arriving = Arriving()
-    session.hold_then_key(session.wait_for("#record"), 2.0, ESCAPE)
-    heard_live = arriving.stop()
-    if player is not None:
-        player.kill()
-        player.wait()
+    with speaking():
+        arriving = Arriving()
+        session.hold_then_key(session.wait_for("#record"), 2.0, ESCAPE)
+        heard_live = arriving.stop()
     assert heard_live, "Alice never heard the recording that was cancelled"
     session.wait_until(
         lambda: len(control({"cmd": "inbox"})) == before,
@@ -335,11 +341,8 @@ def channel(session):
         say(f"Alice talked live into the channel: the window played it (RMS {heard:.3f})")
 
     before = len(control({"cmd": "inbox"}))
-    player = subprocess.Popen(["paplay", SPEECH]) if ENV.get("AUDIO") == "pulse" else None
-    session.hold(session.wait_for("#record"), 3.0)
-    if player is not None:
-        player.kill()
-        player.wait()
+    with speaking():
+        session.hold(session.wait_for("#record"), 3.0)
     inbox = session.wait_until(
         lambda: complete_inbox(before),
         timeout=60,
@@ -397,19 +400,16 @@ def hotkey(session):
     xdotool): press, hold, release; the recording goes to the open
     conversation. Key repeat while held must not end or restart it."""
     before = len(control({"cmd": "inbox"}))
-    player = subprocess.Popen(["paplay", SPEECH]) if ENV.get("AUDIO") == "pulse" else None
-    subprocess.run(["xdotool", "keydown", "ctrl+shift+space"], check=True)
-    time.sleep(1.0)
-    session.wait_for("#recording", what="the recording bar (hotkey)")
-    shot(session, "recording")
-    # What X sends for a held key: more presses (and releases) in a row.
-    subprocess.run(["xdotool", "key", "--repeat", "5", "--delay", "50", "ctrl+shift+space"])
-    subprocess.run(["xdotool", "keydown", "ctrl+shift+space"], check=True)
-    time.sleep(1.5)
-    subprocess.run(["xdotool", "keyup", "ctrl+shift+space"], check=True)
-    if player is not None:
-        player.kill()
-        player.wait()
+    with speaking():
+        subprocess.run(["xdotool", "keydown", "ctrl+shift+space"], check=True)
+        time.sleep(1.0)
+        session.wait_for("#recording", what="the recording bar (hotkey)")
+        shot(session, "recording")
+        # What X sends for a held key: more presses (and releases) in a row.
+        subprocess.run(["xdotool", "key", "--repeat", "5", "--delay", "50", "ctrl+shift+space"])
+        subprocess.run(["xdotool", "keydown", "ctrl+shift+space"], check=True)
+        time.sleep(1.5)
+        subprocess.run(["xdotool", "keyup", "ctrl+shift+space"], check=True)
     inbox = session.wait_until(
         lambda: complete_inbox(before),
         timeout=60,

@@ -107,62 +107,36 @@ class Session:
 
     def hold(self, element, seconds):
         """Presses the mouse on `element`, holds it, releases it."""
-        self.call(
-            "POST",
-            "/actions",
-            {
-                "actions": [
-                    {
-                        "type": "pointer",
-                        "id": "mouse",
-                        "parameters": {"pointerType": "mouse"},
-                        "actions": [
-                            {"type": "pointerMove", "origin": {ELEMENT: element.id}, "x": 0, "y": 0},
-                            {"type": "pointerDown", "button": 0},
-                            {"type": "pause", "duration": int(seconds * 1000)},
-                            {"type": "pointerUp", "button": 0},
-                        ],
-                    }
-                ]
-            },
-        )
-        self.call("DELETE", "/actions")
+        self._perform(self._press_hold_release(element, seconds))
 
     def hold_then_key(self, element, seconds, key):
         """Presses the mouse on `element`, holds it, presses `key` (a
-        WebDriver key code) while still holding, then releases the mouse."""
-        held = int(seconds * 1000)
-        pointer = [
-            {"type": "pointerMove", "origin": {ELEMENT: element.id}, "x": 0, "y": 0},
-            {"type": "pointerDown", "button": 0},
-            {"type": "pause", "duration": held},
-            {"type": "pause", "duration": 0},
-            {"type": "pause", "duration": 0},
-            {"type": "pointerUp", "button": 0},
-        ]
-        keys = [
-            {"type": "pause", "duration": 0},
-            {"type": "pause", "duration": 0},
-            {"type": "pause", "duration": held},
-            {"type": "keyDown", "value": key},
-            {"type": "keyUp", "value": key},
-            {"type": "pause", "duration": 0},
-        ]
-        self.call(
-            "POST",
-            "/actions",
-            {
-                "actions": [
-                    {
-                        "type": "pointer",
-                        "id": "mouse",
-                        "parameters": {"pointerType": "mouse"},
-                        "actions": pointer,
-                    },
-                    {"type": "key", "id": "keyboard", "actions": keys},
-                ]
-            },
-        )
+        WebDriver key code) while still holding, then releases the mouse.
+        Both sources run tick by tick, so the key falls in the two ticks
+        between the hold and the release."""
+        pointer = self._press_hold_release(element, seconds)
+        pointer["actions"][3:3] = [{"type": "pause", "duration": 0}] * 2
+        idle = [{"type": "pause", "duration": 0}] * 3
+        keys = [{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]
+        keyboard = {"type": "key", "id": "keyboard", "actions": idle + keys + idle[:1]}
+        self._perform(pointer, keyboard)
+
+    @staticmethod
+    def _press_hold_release(element, seconds):
+        return {
+            "type": "pointer",
+            "id": "mouse",
+            "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "origin": {ELEMENT: element.id}, "x": 0, "y": 0},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pause", "duration": int(seconds * 1000)},
+                {"type": "pointerUp", "button": 0},
+            ],
+        }
+
+    def _perform(self, *sources):
+        self.call("POST", "/actions", {"actions": list(sources)})
         self.call("DELETE", "/actions")
 
 

@@ -14,21 +14,19 @@ const commands = vi.hoisted(() => ({
   saveSettings: vi.fn(async (s: unknown) => ({ status: "ok", data: s })),
   hotkeyStatus: vi.fn(async () => null),
   logDir: vi.fn(async () => "/tmp/logs"),
-  whoami: vi.fn(async () => ({
-    status: "ok",
-    data: {
-      peer_id: "12D3KooWAliceAliceAliceAliceAliceAliceAlice01",
-      display_name: "Alice",
-      safety_number: "1",
-      listen_addrs: [],
-      data_dir: "/d",
-      carrying: 0,
-      carrying_bytes: 0,
-    },
-  })),
+  whoami: vi.fn(async () => ({ status: "ok", data: ME_INFO })),
   createChannel: vi.fn(async (name: string) => ({ status: "ok", data: { ...TEAM_INFO, name } })),
   channels: vi.fn(async () => ({ status: "ok", data: [TEAM_INFO] })),
   inviteQr: vi.fn(async () => ({ status: "ok", data: '<svg id="qr-svg"></svg>' })),
+}));
+const ME_INFO = vi.hoisted(() => ({
+  peer_id: "12D3KooWAliceAliceAliceAliceAliceAliceAlice01",
+  display_name: "Alice",
+  safety_number: "1",
+  listen_addrs: [] as string[],
+  data_dir: "/d",
+  carrying: 0,
+  carrying_bytes: 0,
 }));
 const TEAM_INFO = vi.hoisted(() => ({
   id: "00112233445566778899aabbccddeeff",
@@ -44,7 +42,7 @@ import { App } from "./app";
 import { View } from "./view";
 
 const BOB = "12D3KooWBobBobBobBobBobBobBobBobBobBobBobBob02";
-const ME = "12D3KooWAliceAliceAliceAliceAliceAliceAlice01";
+const ME = ME_INFO.peer_id;
 
 function page(): void {
   // Vitest runs in ui/, where index.html is.
@@ -73,15 +71,7 @@ function app(): [App, View] {
       log_level: "warn",
     },
     state: {
-      me: {
-        peer_id: ME,
-        display_name: "Alice",
-        safety_number: "1",
-        listen_addrs: [],
-        data_dir: "/d",
-        carrying: 0,
-        carrying_bytes: 0,
-      },
+      me: ME_INFO,
       peers: [
         { peer_id: BOB, display_name: "Bob", safety_number: "22222 33333", online: true, last_seen_ms: 0 },
       ],
