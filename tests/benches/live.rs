@@ -75,9 +75,10 @@ fn run() -> Result<()> {
         println!(
             "floor: frame + look-ahead = {LATENCY_FLOOR_MS} ms; goals p50 <= 1.25x, p99 <= 1.75x"
         );
-        for min_delay in [None, Some(20), Some(0)] {
-            key_press.extend(latency(scratch.path(), &short, min_delay)?);
+        for min_delay in [None, Some(0)] {
+            key_press.extend(latency(scratch.path(), &short, min_delay, 1)?);
         }
+        key_press.extend(latency(scratch.path(), &short, None, 2)?);
         println!("\n## 2. key press -> first frame written to a stream");
         report_key_press(&key_press);
     }
@@ -143,6 +144,8 @@ struct Spec<'a> {
     live_out: Option<PathBuf>,
     /// `HARK_LIVE_MIN_DELAY_MS`.
     min_delay_ms: Option<u64>,
+    /// `--live-batch` (frames per packet).
+    live_batch: Option<u8>,
 }
 
 /// A `hark node` process with its own data dir; killed on drop.
@@ -185,6 +188,9 @@ impl Node {
         }
         if let Some(t) = &spec.timing {
             cmd.env("HARK_LIVE_TIMING", t);
+        }
+        if let Some(n) = spec.live_batch {
+            cmd.args(["--live-batch", &n.to_string()]);
         }
         if let Some(ms) = spec.min_delay_ms {
             cmd.env("HARK_LIVE_MIN_DELAY_MS", ms.to_string());
@@ -364,18 +370,26 @@ fn deltas_ms(from: &BTreeMap<u32, Vec<i64>>, to: &BTreeMap<u32, Vec<i64>>) -> Ve
 /// A talker and one listener on loopback; several live messages with the
 /// listener's jitter buffer at `min_delay` ms (None: the default). Prints
 /// the latency split; returns the key press to wire times (ms).
-fn latency(scratch: &Path, file: &Path, min_delay: Option<u64>) -> Result<Vec<(f64, f64)>> {
+fn latency(
+    scratch: &Path,
+    file: &Path,
+    min_delay: Option<u64>,
+    live_batch: u8,
+) -> Result<Vec<(f64, f64)>> {
     let tag = min_delay.map_or("default".to_string(), |ms| format!("{ms}ms"));
+    let tag = format!("{tag}, {live_batch} frame(s) per packet");
+    let file_tag = tag.replace([' ', ',', '(', ')'], "");
     let (a_timing, b_timing) = (
-        scratch.join(format!("lat-{tag}-a")),
-        scratch.join(format!("lat-{tag}-b")),
+        scratch.join(format!("lat-{file_tag}-a")),
+        scratch.join(format!("lat-{file_tag}-b")),
     );
-    let out = scratch.join(format!("lat-{tag}-out"));
+    let out = scratch.join(format!("lat-{file_tag}-out"));
     std::fs::create_dir_all(&out)?;
     let talker = Node::start(
         "alice",
         &Spec {
             timing: Some(a_timing.clone()),
+            live_batch: Some(live_batch),
             ..Spec::default()
         },
     )?;
@@ -486,17 +500,20 @@ fn minus(a: [u64; 4], b: [u64; 4]) -> [i64; 4] {
 fn wire_bytes(file: &Path, payload: &Payload) -> Result<()> {
     let mut lan = Lan::new("lb")?;
     let (ns_a, ns_b) = (lan.add_host(1)?, lan.add_host(2)?);
-    for (transport, listen, part) in [
-        ("TCP", "/ip4/0.0.0.0/tcp/0", "/tcp/"),
-        ("QUIC", "/ip4/0.0.0.0/udp/0/quic-v1", "/quic-v1"),
-    ] {
-        wire_bytes_over(transport, (&ns_a, &ns_b), (listen, part), file, payload)?;
+    for batch in [1, 2] {
+        for (transport, listen, part) in [
+            ("TCP", "/ip4/0.0.0.0/tcp/0", "/tcp/"),
+            ("QUIC", "/ip4/0.0.0.0/udp/0/quic-v1", "/quic-v1"),
+        ] {
+            let how = (transport, batch);
+            wire_bytes_over(how, (&ns_a, &ns_b), (listen, part), file, payload)?;
+        }
     }
     Ok(())
 }
 
 fn wire_bytes_over(
-    transport: &str,
+    (transport, batch): (&str, u8),
     (ns_a, ns_b): (&str, &str),
     (listen, part): (&str, &str),
     file: &Path,
@@ -507,6 +524,7 @@ fn wire_bytes_over(
         &Spec {
             netns: Some(ns_a),
             listen: vec![listen],
+            live_batch: Some(batch),
             ..Spec::default()
         },
     )?;
@@ -538,7 +556,12 @@ fn wire_bytes_over(
     talker.talk(std::slice::from_ref(&listener), file)?;
     std::thread::sleep(window.saturating_sub(t0.elapsed()));
     let busy = minus(counters(ns_a)?, before);
-    print_wire(transport, busy, idle, payload);
+    print_wire(
+        &format!("{transport}, {batch} frame(s) per packet"),
+        busy,
+        idle,
+        payload,
+    );
     Ok(())
 }
 

@@ -128,6 +128,30 @@ fn listeners_hear_it_live_and_keep_the_same_message() -> Result<()> {
     Ok(())
 }
 
+// A talker sending two frames per packet (--live-batch 2): the listener
+// hears the same speech, and its copy equals the sender's.
+#[test]
+fn two_frames_per_packet_sound_and_store_the_same() -> Result<()> {
+    let speech = fixture("audio/speech-22k05-mono-s16.wav");
+    let out = tempfile::tempdir()?;
+    let mut a = TestNode::start_with("alice", &[], &["--live-batch", "2"])?;
+    let mut b = listener("bob", &[&a.addr], out.path())?;
+    a.await_peer(&b)?;
+
+    let id = finish(talk(&a, &["bob"], &speech, 0.0)?)?;
+    b.await_state(&id, "received", DONE)?;
+    let lsd = log_spectral_distance(&read_audio(&speech)?, &played(out.path(), &id)?);
+    ensure!(lsd < SAME_SPEECH_MAX_LSD_DB, "bob heard it at {lsd:.2} dB");
+
+    a.stop()?;
+    b.stop()?;
+    ensure!(
+        stored_frames(&b, &id)? == stored_frames(&a, &id)?,
+        "bob's copy differs from alice's"
+    );
+    Ok(())
+}
+
 // With 10% and 30% of the live frames lost, the listener conceals them
 // while playing and repairs its stored copy to the sender's, frame for frame.
 #[test]

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<Event>,
     /// Opus bitrate of new messages; settings may change it at any time.
     pub(crate) bitrate: std::sync::atomic::AtomicU32,
+    /// Live frames per write (see `Config::live_frames_per_write`).
+    pub(crate) live_batch: usize,
     pub(crate) dir: DataDir,
 }
 
@@ -43,6 +45,7 @@ impl Shared {
             store,
             events,
             bitrate: std::sync::atomic::AtomicU32::new(config.bitrate),
+            live_batch: usize::from(config.live_frames_per_write.clamp(1, 4)),
             dir,
         }
     }

@@ -220,7 +220,8 @@ impl LiveSender {
             // Sized above to hold the whole backlog.
             let _ = tx.try_send(record);
         }
-        tokio::spawn(write_stream(self.control.clone(), peer, self.id, rx));
+        let batch = self.shared.live_batch;
+        tokio::spawn(write_stream(self.control.clone(), peer, self.id, rx, batch));
         self.writers.insert(peer, tx);
     }
 
@@ -246,12 +247,14 @@ fn finished() -> api::Error {
 }
 
 /// Writes one recipient's live stream until the trailer, a cancel or an
-/// error.
+/// error. Frames leave in writes of `batch` (see [`Batching`]); records
+/// already waiting (a late joiner's backlog) go out together.
 async fn write_stream(
     mut control: libp2p_stream::Control,
     peer: PeerId,
     id: MessageId,
     mut records: mpsc::Receiver<LiveRecord>,
+    batch: usize,
 ) {
     let open = control.open_stream(peer, super::PROTOCOL);
     let mut stream = match tokio::time::timeout(OPEN_TIMEOUT, open).await {
@@ -262,36 +265,120 @@ async fn write_stream(
         Err(_) => return tracing::debug!(peer = %short_peer(&peer), "live stream open timed out"),
     };
 
-    while let Some(record) = records.recv().await {
+    let mut out = Batching::new(batch);
+    loop {
+        let next = match out.holding() {
+            false => records.recv().await,
+            // A frame waits for its partner only so long: a talker whose
+            // device stalls must not hold the listener back.
+            true => match tokio::time::timeout(BATCH_WAIT, records.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if out.write(&mut stream, &id).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let Some(record) = next else { break };
         let done = matches!(record, LiveRecord::Trailer(_) | LiveRecord::Cancelled);
-        if let Err(e) = write_record(&mut stream, &record).await {
-            tracing::debug!(msg = %id, peer = %short_peer(&peer), error = %e, "live stream broke");
+        if let Err(e) = out.add(&record) {
+            tracing::warn!(msg = %id, error = %e, "live record not encodable");
             return;
         }
-        if let (LiveRecord::Frame(frame), true) = (&record, timing::enabled()) {
-            timing::record("wire", &id, frame.index, timing::now_us());
+        let waiting = !records.is_empty() && out.bytes() < COALESCE_BYTES;
+        let hold = matches!(record, LiveRecord::Frame(_)) && !out.full();
+        if !done && (waiting || hold) {
+            continue;
+        }
+        if let Err(e) = out.write(&mut stream, &id).await {
+            tracing::debug!(msg = %id, peer = %short_peer(&peer), error = %e, "live stream broke");
+            return;
         }
         if done {
             break;
         }
     }
+    let _ = out.write(&mut stream, &id).await;
     let _ = futures::AsyncWriteExt::close(&mut stream).await;
 }
 
-/// Writes one record as its varint length and body in a single write, so
-/// a frame leaves as one transport segment. (`codec::write_message` writes
-/// the two parts separately; over TCP+yamux each became its own segment,
-/// which cost about 100 bytes more per frame on the wire; see
-/// docs/benchmarks.md.) The reader is `codec::read_message`: same framing.
-async fn write_record(stream: &mut libp2p::Stream, record: &LiveRecord) -> std::io::Result<()> {
-    use futures::AsyncWriteExt;
+/// Longest a frame is held back waiting for the next one to share its
+/// write: two frame lengths.
+const BATCH_WAIT: Duration = Duration::from_millis(40);
 
-    let body = hark_proto::wire::encode(record)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let mut prefix = unsigned_varint::encode::usize_buffer();
-    let mut bytes = unsigned_varint::encode::usize(body.len(), &mut prefix).to_vec();
-    bytes.extend_from_slice(&body);
+/// Most bytes gathered from records already waiting before they are
+/// written.
+const COALESCE_BYTES: usize = 16 * 1024;
 
-    stream.write_all(&bytes).await?;
-    stream.flush().await
+/// Records encoded and waiting to be written together. Over TCP each
+/// write of a frame becomes one segment, which carries about 100 bytes of
+/// headers (TCP/IP, Noise, yamux) for 60 to 80 bytes of frame; writing
+/// two frames at once halves that overhead at the price of holding every
+/// other frame back one frame length (see docs/benchmarks.md).
+struct Batching {
+    batch: usize,
+    bytes: Vec<u8>,
+    /// Indices of the frames in `bytes`, for the timing hook.
+    frames: Vec<u32>,
+}
+
+impl Batching {
+    fn new(batch: usize) -> Batching {
+        Batching {
+            batch: batch.max(1),
+            bytes: Vec::new(),
+            frames: Vec::new(),
+        }
+    }
+
+    /// Frames are waiting for more to join them.
+    fn holding(&self) -> bool {
+        !self.frames.is_empty() && !self.full()
+    }
+
+    fn full(&self) -> bool {
+        self.frames.len() >= self.batch
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Appends one record as its varint length and body (the framing
+    /// `codec::read_message` reads).
+    fn add(&mut self, record: &LiveRecord) -> Result<(), hark_proto::wire::WireError> {
+        let body = hark_proto::wire::encode(record)?;
+        let mut prefix = unsigned_varint::encode::usize_buffer();
+        self.bytes
+            .extend_from_slice(unsigned_varint::encode::usize(body.len(), &mut prefix));
+        self.bytes.extend_from_slice(&body);
+        if let LiveRecord::Frame(frame) = record {
+            self.frames.push(frame.index);
+        }
+        Ok(())
+    }
+
+    /// Writes what is gathered in one write, and flushes, so it leaves as
+    /// one transport segment. (Length and body written apart became two
+    /// segments over TCP+yamux: about 100 bytes more per frame.)
+    async fn write(&mut self, stream: &mut libp2p::Stream, id: &MessageId) -> std::io::Result<()> {
+        use futures::AsyncWriteExt;
+
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        stream.write_all(&self.bytes).await?;
+        stream.flush().await?;
+        if timing::enabled() {
+            let now = timing::now_us();
+            for index in &self.frames {
+                timing::record("wire", id, *index, now);
+            }
+        }
+        self.bytes.clear();
+        self.frames.clear();
+        Ok(())
+    }
 }
