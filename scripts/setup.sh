@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # libopus, the usual toolchain. Run time: appindicator, the ALSA pulse
 # plugin, PulseAudio. Tests: Xvfb, ImageMagick, xdotool, WebKitWebDriver,
 # trayer, espeak-ng, sox, opus-tools, iproute2, zbar-tools (reads the
-# invite QR code back), python3 (the WebDriver
+# invite QR code back), dunst (a notification server for the test's
+# session bus), python3 (the WebDriver
 # test's runner needs only its standard library).
 PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
@@ -17,6 +18,7 @@ PACKAGES=(
   libasound2-dev libasound2-plugins libopus-dev
   xvfb xauth webkit2gtk-driver imagemagick xdotool dbus-x11
   pulseaudio pulseaudio-utils espeak-ng sox opus-tools trayer iproute2 faketime zbar-tools
+  dunst
   python3
 )
 

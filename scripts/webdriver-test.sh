@@ -19,6 +19,7 @@ PORT=4444
 
 pids=()
 pulse_pid=""
+bus_pid=""
 work=""
 
 say() { printf 'webdriver-test: %s\n' "$*"; }
@@ -39,6 +40,7 @@ cleanup() {
   local i
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
   [[ -n $pulse_pid ]] && scripts/pulse-test-env.sh stop "$pulse_pid" || true
+  [[ -n $bus_pid ]] && stop_pid "$bus_pid"
   if [[ -n $work ]]; then
     # The app's own log file, kept with the screenshots.
     cat "$work"/bea/logs/hark-desktop.* >"$OUT/bea.log" 2>/dev/null || true
@@ -85,6 +87,17 @@ pids+=($!)
 wait_for 5 "Xvfb :$display" test -e "/tmp/.X11-unix/X$display"
 export DISPLAY=":$display"
 unset WAYLAND_DISPLAY
+
+# A private session bus with a real notification server (dunst) on it, and
+# dbus-monitor writing down every notification asked for.
+eval "$(dbus-launch --sh-syntax)"
+bus_pid=$DBUS_SESSION_BUS_PID
+dunst >"$OUT/dunst.log" 2>&1 &
+pids+=($!)
+export NOTIFICATIONS=$OUT/notifications.log
+dbus-monitor --session "type='method_call',interface='org.freedesktop.Notifications',member='Notify'" \
+  >"$NOTIFICATIONS" 2>&1 &
+pids+=($!)
 
 if [[ ${HARK_AUDIO:-} != null ]] && command -v pulseaudio >/dev/null; then
   eval "$(scripts/pulse-test-env.sh start "$work/pulse")"

@@ -43,6 +43,10 @@ pub struct Desktop {
     active: Mutex<Vec<String>>,
     /// Incoming messages still arriving, for the tray's receiving icon.
     receiving: Mutex<HashSet<String>>,
+    /// Messages already announced with a notification: a message is
+    /// listed as received again when anything about it changes (a receipt
+    /// sent, an offer answered), and must not pop up twice.
+    notified: Mutex<HashSet<String>>,
     log: LogControl,
 }
 
@@ -55,6 +59,7 @@ impl Desktop {
             settings: Mutex::new(settings),
             active: Mutex::new(Vec::new()),
             receiving: Mutex::new(HashSet::new()),
+            notified: Mutex::new(HashSet::new()),
             log,
         }
     }
@@ -138,6 +143,7 @@ pub fn on_node_event<R: Runtime>(app: &AppHandle<R>, event: &api::Event) {
     if message.state == api::MessageState::Received
         && settings.notifications
         && !settings.mute_incoming
+        && lock(&desktop.notified).insert(message.id.clone())
     {
         notify(app, message);
     }

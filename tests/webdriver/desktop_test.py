@@ -16,7 +16,9 @@
    shows up as a member, talks live into the channel (heard through the
    window's speakers); a recording in the channel reaches the other node
    as a channel message; mute and leave work;
-7. the global hotkey records one message however the key repeats.
+7. the global hotkey records one message however the key repeats;
+8. each message from Alice raised a desktop notification (a real one, on a
+   private session bus with dunst), none of Bea's own did.
 
 Screenshots go to $OUT. Configured by environment variables set by
 scripts/webdriver-test.sh."""
@@ -26,6 +28,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -130,6 +133,14 @@ class Arriving:
         return self.ids
 
 
+def notified():
+    """Who the app sent desktop notifications about, in order: the names
+    in their "NAME on Hark" titles, as dbus-monitor saw the Notify calls
+    reach the notification server (dunst) on the test's session bus."""
+    with open(ENV["NOTIFICATIONS"], encoding="utf-8", errors="replace") as log:
+        return re.findall(r'^\s*string "(.*) on Hark"$', log.read(), re.MULTILINE)
+
+
 def shot(session, name):
     path = os.path.join(OUT, f"{name}.png")
     session.screenshot(path)
@@ -208,6 +219,8 @@ def receive_and_play(session):
     )
     assert len(sent) == 1 and sent[0]["direction"] == "outgoing", sent
     say(f"received message listed ({label}), played to its end, heard at Alice")
+    session.wait_until(lambda: notified() == ["Alice"], what="a notification of Alice's message")
+    say("a desktop notification told of it")
     return row
 
 
@@ -468,6 +481,10 @@ def main():
         channel(session)
         hotkey(session)
         settings(session)
+        # One per message from Alice (one sent, two live: to Bea and into
+        # the channel), none for Bea's own four.
+        assert notified() == ["Alice"] * 3, f"notifications: {notified()}"
+        say("three notifications, one per message from Alice, none of Bea's own")
     except Exception:
         shot(session, "failure")
         raise
