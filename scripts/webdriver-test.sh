@@ -72,9 +72,12 @@ wait_for() {
   done
 }
 
+FAKE_PORTAL=${FAKE_PORTAL:-$PWD/target/debug/examples/fake_portal}
 for tool in "$APP" "$HARK"; do
   [[ -x $tool ]] || fail "$tool is missing: build first (make build)"
 done
+[[ -x $FAKE_PORTAL ]] || fail "$FAKE_PORTAL is missing: cargo build -p hark-desktop --example fake_portal"
+export FAKE_PORTAL
 command -v tauri-driver >/dev/null || fail "tauri-driver is missing (scripts/setup.sh installs it)"
 command -v WebKitWebDriver >/dev/null || fail "WebKitWebDriver is missing (Debian: webkit2gtk-driver)"
 mkdir -p "$OUT"
@@ -86,11 +89,29 @@ Xvfb ":$display" -screen 0 1280x800x24 -nolisten tcp >"$OUT/xvfb.log" 2>&1 &
 pids+=($!)
 wait_for 5 "Xvfb :$display" test -e "/tmp/.X11-unix/X$display"
 export DISPLAY=":$display"
-unset WAYLAND_DISPLAY
+# The app runs as in a Wayland session (GTK still draws through X11): its
+# hotkey first finds no desktop portal and keeps the X11 grab, then the
+# test starts a stand-in portal (examples/fake_portal.rs) and the hotkey
+# moves to it.
+export WAYLAND_DISPLAY=hark-test-no-such-display GDK_BACKEND=x11
 
-# A private session bus with a real notification server (dunst) on it, and
-# dbus-monitor writing down every notification asked for.
-eval "$(dbus-launch --sh-syntax)"
+# A private session bus (no services started on demand, so no real
+# xdg-desktop-portal answers), a real notification server (dunst) on it,
+# and dbus-monitor writing down every notification asked for.
+cat >"$work/bus.conf" <<'EOF'
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+EOF
+eval "$(dbus-launch --sh-syntax --config-file="$work/bus.conf")"
 bus_pid=$DBUS_SESSION_BUS_PID
 dunst >"$OUT/dunst.log" 2>&1 &
 pids+=($!)

@@ -30,6 +30,14 @@ mod hotkey;
 mod live;
 mod logging;
 mod node;
+mod portal;
+
+// The portal stand-in the WebDriver test runs as a program, for
+// portal.rs's unit tests.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../examples/fake_portal.rs"]
+mod fake_portal;
 mod ptt;
 mod settings;
 mod shell;

@@ -18,7 +18,12 @@
    as a channel message; mute and leave work;
 7. the global hotkey records one message however the key repeats;
 8. each message from Alice raised a desktop notification (a real one, on a
-   private session bus with dunst), none of Bea's own did.
+   private session bus with dunst), none of Bea's own did;
+9. the app runs as in a Wayland session: with no desktop portal the X11
+   grab serves the hotkey (7) and settings says so; once a GlobalShortcuts
+   portal is on the bus (a stand-in, examples/fake_portal.rs), a hotkey
+   saved in settings is bound through it and its press and release send
+   one message.
 
 Screenshots go to $OUT. Configured by environment variables set by
 scripts/webdriver-test.sh."""
@@ -397,6 +402,66 @@ def complete_inbox(before):
     return items if done else None
 
 
+def fake_portal(method):
+    """Calls the stand-in portal's test interface; returns its reply text."""
+    reply = subprocess.run(
+        [
+            "dbus-send", "--session", "--print-reply",
+            "--dest=org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop",
+            f"org.hark.FakePortal.{method}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return reply.stdout
+
+
+def hotkey_hint(session):
+    session.wait_for("#open-settings").click()
+    hint = session.wait_for("#hotkey-status").text()
+    session.wait_for("#settings-cancel").click()
+    return hint
+
+
+def portal_hotkey(session):
+    """Wayland: no desktop portal at start, so the X11 grab served the
+    hotkey step and settings said why. Now a GlobalShortcuts portal appears
+    (a stand-in on the test's bus); a new hotkey saved in settings is bound
+    through it, and its press and release record and send a message."""
+    assert "no desktop portal" in hotkey_hint(session), "settings did not say the portal is missing"
+    portal = subprocess.Popen([ENV["FAKE_PORTAL"]], stdout=subprocess.PIPE, text=True)
+    try:
+        assert portal.stdout.readline().strip() == "ready", "the stand-in portal did not start"
+        session.wait_for("#open-settings").click()
+        session.script("document.getElementById('set-hotkey').value = ''")
+        session.wait_for("#set-hotkey").type("Ctrl+Alt+Space")
+        session.wait_for("#settings-form button[type=submit]").click()
+        session.wait_until(
+            lambda: "push-to-talk=CTRL+ALT+space" in fake_portal("Bound"),
+            what="the hotkey bound through the portal",
+        )
+        session.wait_until(
+            lambda: "global shortcut of your desktop" in hotkey_hint(session),
+            what="settings to say the portal has the hotkey",
+        )
+        before = len(control({"cmd": "inbox"}))
+        with speaking():
+            fake_portal("Press")
+            time.sleep(2.5)
+            fake_portal("Release")
+        inbox = session.wait_until(
+            lambda: complete_inbox(before), timeout=60, what="the portal hotkey's recording at Alice"
+        )
+        newest = max(inbox, key=lambda m: m["created_at_ms"])
+        assert len(inbox) == before + 1, f"{len(inbox) - before} messages from one portal hold"
+        assert newest["from_name"].startswith("Bea") and newest["duration_ms"] >= 2000, newest
+    finally:
+        portal.kill()
+        portal.wait()
+    say(f"portal hotkey (Wayland): bound as Ctrl+Alt+Space, one hold sent {newest['duration_ms']} ms")
+
+
 def bea_channels():
     """The channels Bea's node (inside the app) is in, from its control socket."""
     listed = subprocess.run(
@@ -481,6 +546,7 @@ def main():
         channel(session)
         hotkey(session)
         settings(session)
+        portal_hotkey(session)
         # One per message from Alice (one sent, two live: to Bea and into
         # the channel), none for Bea's own four.
         assert notified() == ["Alice"] * 3, f"notifications: {notified()}"

@@ -175,6 +175,8 @@ export type HotkeyStatus_Deserialize = {
 	 *  into X11 windows.
 	 */
 	wayland: boolean,
+	/**  Bound through the desktop portal's GlobalShortcuts (Wayland). */
+	portal: boolean,
 };
 
 /**  Whether the hotkey works, for the settings screen. */
@@ -190,6 +192,8 @@ export type HotkeyStatus_Serialize = {
 	 *  into X11 windows.
 	 */
 	wayland: boolean,
+	/**  Bound through the desktop portal's GlobalShortcuts (Wayland). */
+	portal: boolean,
 };
 
 /**  The log levels the settings offer. */

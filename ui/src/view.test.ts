@@ -39,7 +39,8 @@ vi.mock("./bindings", () => ({ commands, events: {}, BITRATES: [16000, 24000] })
 vi.mock("@tauri-apps/api/core", () => ({ Channel: class {} }));
 
 import { App } from "./app";
-import { View } from "./view";
+import type { HotkeyStatus } from "./bindings";
+import { hotkeyText, View } from "./view";
 
 const BOB = "12D3KooWBobBobBobBobBobBobBobBobBobBobBobBob02";
 const ME = ME_INFO.peer_id;
@@ -181,5 +182,26 @@ describe("view", () => {
     await vi.waitFor(() =>
       expect(commands.saveSettings).toHaveBeenCalledWith(expect.objectContaining({ display_name: "Ann" })),
     );
+  });
+});
+
+describe("hotkey status", () => {
+  const status: HotkeyStatus = {
+    shortcut: "Ctrl+Shift+Space",
+    registered: true,
+    problem: null,
+    wayland: false,
+    portal: false,
+  };
+
+  // X11 grab, desktop portal, and Wayland without a portal each say what works.
+  it("says how the hotkey works", () => {
+    const [a] = app();
+    const text = (hotkey: HotkeyStatus) => hotkeyText({ ...a.ui, hotkey });
+    expect(text(status)).toMatch(/^Hold Ctrl\+Shift\+Space anywhere/);
+    expect(text({ ...status, wayland: true, portal: true })).toMatch(/global shortcut of your desktop/);
+    const noPortal = text({ ...status, wayland: true, problem: "no desktop portal (gone)" });
+    expect(noPortal).toMatch(/no desktop portal.*only works while a Hark window has focus/);
+    expect(text({ ...status, registered: false, problem: "taken" })).toMatch(/does not work: taken/);
   });
 });

@@ -416,10 +416,14 @@ export function hotkeyText(ui: Ui): string {
   if (status === null) {
     return "The hotkey is not set up yet.";
   }
+  if (status.portal) {
+    return `Hold ${status.shortcut} anywhere to record (a global shortcut of your desktop, which may let you change it); release to send to the open conversation.`;
+  }
   if (status.wayland) {
+    const why = status.problem ?? "the desktop has not answered yet";
     return (
-      "Wayland session: the hotkey only works while a Hark (X11) window has focus. " +
-      "Desktop-portal global shortcuts are not supported yet; use the window's button."
+      `Wayland session with no desktop portal for global shortcuts (${why}): ` +
+      "the hotkey only works while a Hark window has focus; use the window's button."
     );
   }
   if (!status.registered) {
