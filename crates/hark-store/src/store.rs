@@ -61,7 +61,7 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         };
-        let db = sled::open(dir).map_err(|source| classify_open_error(dir, source))?;
+        let db = open_db(dir)?;
         let tree = |name: &str| db.open_tree(name).map_err(db_err);
         let store = Store {
             meta: tree("meta")?,
@@ -494,9 +494,35 @@ impl Store {
 }
 
 /// sled reports a held lock as an I/O error; name it for what it is.
+/// How long opening waits for a lock held by a database of this process
+/// that was just dropped: sled's background flusher keeps the file locked
+/// until it next wakes up (within its flush interval, 500 ms by default).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the sled database, waiting (bounded) while its lock is held.
+/// Another process holding it for longer is reported as
+/// [`OpenError::Locked`]; the data dir's own lock file normally says so
+/// before this is reached.
+fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::open(dir).map_err(|source| classify_open_error(dir, source)) {
+            Err(OpenError::Locked { .. }) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
+}
+
 fn classify_open_error(dir: &Path, source: sled::Error) -> OpenError {
     if let sled::Error::Io(io) = &source {
-        if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) {
+        // sled wraps the flock error in a new io::Error of kind Other whose
+        // only trace of WouldBlock is its text.
+        let held = io.kind() == std::io::ErrorKind::WouldBlock
+            || io.raw_os_error() == Some(11)
+            || io.to_string().contains("could not acquire lock");
+        if held {
             return OpenError::Locked {
                 path: dir.to_path_buf(),
             };

@@ -192,6 +192,30 @@ fn newer_schema_is_refused() -> Result<()> {
     }
 }
 
+// A store reopened right after it was dropped opens once sled's flusher
+// lets go of the lock; one held open stays refused, as Locked.
+#[test]
+fn reopening_waits_for_a_closing_store_and_refuses_an_open_one() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let first = Store::open(dir.path())?;
+    first.set_display_name("Alice")?;
+    first.flush_blocking()?;
+    let closing = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(first);
+    });
+    let second = Store::open(dir.path())?;
+    closing
+        .join()
+        .map_err(|_| anyhow::anyhow!("closing thread panicked"))?;
+    assert_eq!(second.display_name()?.as_deref(), Some("Alice"));
+
+    match Store::open(dir.path()) {
+        Err(OpenError::Locked { .. }) => Ok(()),
+        other => anyhow::bail!("expected Locked, got {other:?}"),
+    }
+}
+
 // A live message grows frame by frame; gaps are found exactly.
 #[test]
 fn live_message_grows_and_gaps_are_found() -> Result<()> {
