@@ -98,20 +98,7 @@ export WAYLAND_DISPLAY=hark-test-no-such-display GDK_BACKEND=x11
 # A private session bus (no services started on demand, so no real
 # xdg-desktop-portal answers), a real notification server (dunst) on it,
 # and dbus-monitor writing down every notification asked for.
-cat >"$work/bus.conf" <<'EOF'
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
-eval "$(dbus-launch --sh-syntax --config-file="$work/bus.conf")"
+eval "$(dbus-launch --sh-syntax --config-file="$PWD/scripts/test-bus.conf")"
 bus_pid=$DBUS_SESSION_BUS_PID
 dunst >"$OUT/dunst.log" 2>&1 &
 pids+=($!)

@@ -157,29 +157,14 @@ mod tests {
     struct Bus {
         daemon: Child,
         address: String,
-        _dir: tempfile::TempDir,
     }
-
-    /// A session bus with no service files, so nothing is started on
-    /// demand (a real xdg-desktop-portal installed here must not answer).
-    const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#;
 
     impl Bus {
         fn start() -> Bus {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let config = dir.path().join("bus.conf");
-            std::fs::write(&config, BUS_CONFIG).expect("config written");
+            // No service is started on demand: a real xdg-desktop-portal
+            // installed here must not answer in place of the stand-in.
+            let config =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-bus.conf");
             let mut daemon = Command::new("dbus-daemon")
                 .arg(format!("--config-file={}", config.display()))
                 .args(["--nofork", "--print-address=1"])
@@ -194,7 +179,6 @@ mod tests {
             Bus {
                 daemon,
                 address: line.trim().to_string(),
-                _dir: dir,
             }
         }
 
