@@ -69,18 +69,8 @@ impl Hotkey {
 /// (Re)registers `shortcut` as the push-to-talk key, replacing any
 /// earlier one, and records the outcome.
 pub fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> HotkeyStatus {
-    let shortcuts = app.global_shortcut();
-    if let Err(e) = shortcuts.unregister_all() {
-        tracing::debug!(error = %e, "cannot unregister the old hotkey");
-    }
     let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
-    let problem = match shortcut.parse::<Shortcut>() {
-        Err(e) => Some(format!("\"{shortcut}\" is not a shortcut: {e}")),
-        Ok(parsed) => shortcuts
-            .on_shortcut(parsed, on_event)
-            .err()
-            .map(|e| e.to_string()),
-    };
+    let problem = grab(app, shortcut);
     let status = HotkeyStatus {
         shortcut: shortcut.to_string(),
         registered: problem.is_none(),
@@ -102,6 +92,22 @@ pub fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> HotkeyStatus 
         }
     }
     status
+}
+
+/// Grabs `shortcut` through X11, replacing any earlier grab; says why not
+/// if it cannot.
+fn grab<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> Option<String> {
+    let shortcuts = app.global_shortcut();
+    if let Err(e) = shortcuts.unregister_all() {
+        tracing::debug!(error = %e, "cannot unregister the old hotkey");
+    }
+    match shortcut.parse::<Shortcut>() {
+        Err(e) => Some(format!("\"{shortcut}\" is not a shortcut: {e}")),
+        Ok(parsed) => shortcuts
+            .on_shortcut(parsed, on_event)
+            .err()
+            .map(|e| e.to_string()),
+    }
 }
 
 fn set_status(hotkey: &Hotkey, status: HotkeyStatus) {
@@ -146,9 +152,9 @@ async fn through_portal<R: Runtime>(app: AppHandle<R>, shortcut: String) {
     if let Err(e) = app.global_shortcut().unregister_all() {
         tracing::debug!(error = %e, "cannot drop the X11 grab");
     }
-    status.shortcut = bound.trigger.clone().unwrap_or(shortcut);
+    status.shortcut = bound.trigger.clone().unwrap_or(shortcut.clone());
     (status.registered, status.portal, status.problem) = (true, true, None);
-    set_status(&hotkey, status);
+    set_status(&hotkey, status.clone());
     emit(&app, SettingsChanged);
     tracing::info!("push-to-talk bound through the desktop portal");
 
@@ -160,10 +166,16 @@ async fn through_portal<R: Runtime>(app: AppHandle<R>, shortcut: String) {
     loop {
         tokio::select! {
             ended = &mut forward => {
-                if let Err(e) = ended {
-                    tracing::warn!(error = %e, "the desktop portal's shortcut stopped");
-                }
-                return;
+                // The portal went away (restarted, crashed): back to the
+                // X11 grab, and settings says so.
+                let why = ended.err().map_or("it closed the session".to_string(), |e| e.to_string());
+                tracing::warn!(error = %why, "the desktop portal's shortcut stopped");
+                let grabbed = grab(&app, &shortcut);
+                status.registered = grabbed.is_none();
+                status.portal = false;
+                status.problem = Some(format!("the desktop portal stopped ({why})"));
+                set_status(&hotkey, status);
+                return emit(&app, SettingsChanged);
             }
             Some(edge) = rx.recv() => match edge {
                 crate::portal::Edge::Pressed => pressed(&app),

@@ -3,17 +3,20 @@
 //! order they began), and a thread of its own writes them to the output
 //! chosen in settings.
 //!
-//! The playout task must never wait on a device, so blocks cross to the
-//! thread over a bounded channel and are dropped if it is full (the
-//! thread is then stuck on a broken device; what is lost is heard as a
-//! gap, the message itself stays stored). The device is opened when a
-//! message starts and closed when it ends, so Hark holds no output while
-//! nobody talks.
+//! The playout task must never wait on a device, so steps cross to the
+//! thread over a channel that never blocks; blocks beyond two seconds'
+//! worth waiting are dropped (the thread is then stuck on a broken
+//! device; what is lost is heard as a gap, the message itself stays
+//! stored), but a message's start and end never are. The device is opened
+//! when a message starts and closed when it ends, so Hark holds no output
+//! while nobody talks.
 //!
 //! With auto-play off, or incoming muted, nothing is played: the message
 //! is kept and listed as usual, to be played from the window.
 
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 
 use hark_node::playout::Speaker;
 use hark_node::MessageId;
@@ -34,7 +37,9 @@ enum Step {
 /// The desktop's speaker for live messages.
 pub struct LiveSpeaker<R: Runtime> {
     app: AppHandle<R>,
-    steps: SyncSender<Step>,
+    steps: Sender<Step>,
+    /// Blocks sent and not yet taken by the thread.
+    queued: Arc<AtomicUsize>,
 }
 
 impl<R: Runtime> std::fmt::Debug for LiveSpeaker<R> {
@@ -46,11 +51,13 @@ impl<R: Runtime> std::fmt::Debug for LiveSpeaker<R> {
 impl<R: Runtime> LiveSpeaker<R> {
     /// Starts the playing thread.
     pub fn start(app: AppHandle<R>) -> std::io::Result<LiveSpeaker<R>> {
-        let (steps, rx) = mpsc::sync_channel(QUEUE);
+        let (steps, rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = queued.clone();
         std::thread::Builder::new()
             .name("hark-live-out".into())
-            .spawn(move || play(&rx))?;
-        Ok(LiveSpeaker { app, steps })
+            .spawn(move || play(&rx, &taken))?;
+        Ok(LiveSpeaker { app, steps, queued })
     }
 
     /// Whether live messages are played now, and on which output.
@@ -60,10 +67,14 @@ impl<R: Runtime> LiveSpeaker<R> {
     }
 
     fn pass(&self, step: Step) {
-        match self.steps.try_send(step) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => tracing::debug!("live output is behind; block dropped"),
-            Err(TrySendError::Disconnected(_)) => tracing::debug!("live output thread is gone"),
+        if matches!(step, Step::Block(_)) {
+            if self.queued.load(Ordering::Relaxed) >= QUEUE {
+                return tracing::debug!("live output is behind; block dropped");
+            }
+            self.queued.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.steps.send(step).is_err() {
+            tracing::debug!("live output thread is gone");
         }
     }
 }
@@ -89,9 +100,12 @@ impl<R: Runtime> Speaker for LiveSpeaker<R> {
 /// The thread: opens the output at each start, writes blocks, drains and
 /// closes it at each end. Blocks with no device open (auto-play off, or a
 /// device that would not open) are dropped.
-fn play(steps: &Receiver<Step>) {
+fn play(steps: &Receiver<Step>, queued: &AtomicUsize) {
     let mut output: Option<Box<dyn Output>> = None;
     while let Ok(step) = steps.recv() {
+        if matches!(step, Step::Block(_)) {
+            queued.fetch_sub(1, Ordering::Relaxed);
+        }
         match step {
             Step::Start(device) => {
                 output = sound::open_output(device.as_deref())

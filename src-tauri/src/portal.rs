@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 pub const SHORTCUT_ID: &str = "push-to-talk";
 
 /// Where the portal lives on the session bus, and its interface.
+const PORTAL_NAME: &str = "org.freedesktop.portal.Desktop";
 const PORTAL_PATH: &str = "/org/freedesktop/portal/desktop";
 const INTERFACE: &str = "org.freedesktop.portal.GlobalShortcuts";
 
@@ -39,6 +40,11 @@ pub struct Bound {
     /// The portal's Activated and Deactivated signals, in the order sent:
     /// one stream, so a quick tap's release never overtakes its press.
     signals: zbus::MessageStream,
+    /// The portal's unique bus name: signals from anyone else are forged.
+    portal_owner: String,
+    /// Changes of the portal's owner: the portal went away or restarted,
+    /// and the session with it.
+    owner_changes: zbus::MessageStream,
     /// How the desktop says the shortcut is triggered ("Ctrl+Shift+Space"),
     /// when it says.
     pub trigger: Option<String>,
@@ -55,6 +61,21 @@ pub async fn bind(connection: zbus::Connection, shortcut: &str) -> Result<Bound,
         .path(PORTAL_PATH)?
         .build();
     let signals = zbus::MessageStream::for_match_rule(rule, &connection, None).await?;
+    let bus = zbus::fdo::DBusProxy::new(&connection).await?;
+    let owner = zbus::names::BusName::try_from(PORTAL_NAME).map_err(zbus::Error::from)?;
+    let portal_owner = bus
+        .get_name_owner(owner)
+        .await
+        .map_err(zbus::Error::from)?
+        .to_string();
+    let owner_rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .sender("org.freedesktop.DBus")?
+        .interface("org.freedesktop.DBus")?
+        .member("NameOwnerChanged")?
+        .add_arg(PORTAL_NAME)?
+        .build();
+    let owner_changes = zbus::MessageStream::for_match_rule(owner_rule, &connection, None).await?;
 
     let portal = GlobalShortcuts::with_connection(connection).await?;
     let session = portal
@@ -76,6 +97,8 @@ pub async fn bind(connection: zbus::Connection, shortcut: &str) -> Result<Bound,
     Ok(Bound {
         _session: session,
         signals,
+        portal_owner,
+        owner_changes,
         trigger,
     })
 }
@@ -91,11 +114,23 @@ type EdgeSignal = (
 
 impl Bound {
     /// Sends every press and release of our shortcut to `edges`, in order,
-    /// until the connection ends or the receiver is gone. (The portal sends
-    /// a session's signals to the app that owns it alone.)
+    /// until the connection ends or the receiver is gone. Only the portal
+    /// itself is listened to: any client on the bus could send a signal
+    /// that looks like its own, to start the microphone.
+    /// Returns `Ok` when the portal went away.
     pub async fn forward(mut self, edges: mpsc::Sender<Edge>) -> Result<(), ashpd::Error> {
-        while let Some(message) = self.signals.next().await {
+        loop {
+            let next = tokio::select! {
+                next = self.signals.next() => next,
+                _ = self.owner_changes.next() => return Ok(()),
+            };
+            let Some(message) = next else { break };
             let message = message?;
+            let sender = message.header().sender().map(|s| s.to_string());
+            if sender.as_deref() != Some(self.portal_owner.as_str()) {
+                tracing::warn!(?sender, "a shortcut signal not from the portal ignored");
+                continue;
+            }
             let edge = match message.header().member().map(|m| m.as_str()) {
                 Some("Activated") => Edge::Pressed,
                 Some("Deactivated") => Edge::Released,
@@ -151,7 +186,7 @@ mod tests {
 
     use super::*;
 
-    use crate::fake_portal::{Asked, FakePortal, PORTAL_NAME};
+    use crate::fake_portal::{Asked, FakePortal};
 
     /// A private bus; the daemon is killed on drop.
     struct Bus {
@@ -229,7 +264,8 @@ mod tests {
     }
 
     // The shortcut is bound with the trigger from settings, and presses and
-    // releases of it (not of another shortcut) come through in order.
+    // releases of it come through in order; another shortcut's, and
+    // signals forged by another client, do not.
     #[tokio::test]
     async fn binds_and_forwards_press_and_release() {
         let bus = Bus::start();
@@ -253,6 +289,9 @@ mod tests {
 
         let (tx, mut rx) = mpsc::channel(8);
         let forwarding = tokio::spawn(bound.forward(tx));
+        // Were the forged release taken, it would come first.
+        let forger = bus.connect().await;
+        edge_signal(&forger, &session, SHORTCUT_ID, "Deactivated").await;
         edge_signal(&portal, &session, "another-app-shortcut", "Activated").await;
         edge_signal(&portal, &session, SHORTCUT_ID, "Activated").await;
         edge_signal(&portal, &session, SHORTCUT_ID, "Deactivated").await;
@@ -262,7 +301,14 @@ mod tests {
         assert_eq!(first.expect("in time"), Some(Edge::Pressed));
         let second = tokio::time::timeout(limit, rx.recv()).await;
         assert_eq!(second.expect("in time"), Some(Edge::Released));
-        forwarding.abort();
+
+        // The portal leaves the bus: forwarding ends (the app falls back).
+        drop(portal);
+        let ended = tokio::time::timeout(limit, forwarding).await;
+        assert!(
+            matches!(ended, Ok(Ok(Ok(())))),
+            "forwarding went on: {ended:?}"
+        );
     }
 
     // Without a portal on the bus, binding fails with an error the app can

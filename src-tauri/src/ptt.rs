@@ -67,14 +67,31 @@ pub async fn start<R: Runtime>(app: &AppHandle<R>, to: Vec<String>) -> Result<()
     let live = match handle.start_live_pcm(to).await {
         Ok(live) => live,
         Err(e) => {
-            audio.stop_recording();
+            // Nobody will read the blocks: let the capture thread go.
+            drop(rx);
+            stop_capture(app).await;
             return Err(e.into());
         }
     };
     *pump = Some(tauri::async_runtime::spawn(feed(live, rx)));
+    drop(pump);
+
+    // After the lock: the tray waits for the main thread, which at quit
+    // waits for this lock.
     desktop::cue(&settings, Cue::Start);
     tray::show_state(app, TrayState::Recording);
     Ok(())
+}
+
+/// Stops the capture thread and waits for it, off the async workers (it
+/// may first have to hand over its last blocks). `None` when nothing was
+/// being recorded.
+async fn stop_capture<R: Runtime>(app: &AppHandle<R>) -> Option<Duration> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || app.state::<Audio>().stop_recording())
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Streams each recorded block into the live message until the recording
@@ -102,13 +119,17 @@ pub async fn finish<R: Runtime>(
 ) -> Result<Option<String>, ApiError> {
     let talk = app.state::<Talk>();
     let mut pump = talk.pump.lock().await;
-    let Some(length) = app.state::<Audio>().stop_recording() else {
+    let Some(length) = stop_capture(app).await else {
         return Ok(None);
     };
+    let feeding = pump.take();
+    drop(pump);
+
+    // After the lock (see `start`).
     let settings = app.state::<Desktop>().settings();
     desktop::cue(&settings, Cue::Stop);
     tray::show_state(app, TrayState::Idle);
-    let Some(feeding) = pump.take() else {
+    let Some(feeding) = feeding else {
         return Ok(None);
     };
     let (live, fed) = feeding

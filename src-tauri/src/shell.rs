@@ -183,6 +183,9 @@ fn exit_failed<R: Runtime>(app: &AppHandle<R>, message: &str) {
     app.exit(1);
 }
 
+/// How long quitting waits for a recording under way to be cancelled.
+const EXIT_CANCEL: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
     if let RunEvent::Exit = event {
         if let Some(audio) = app.try_state::<Audio>() {
@@ -191,8 +194,12 @@ fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
         // Quitting while talking is not a release: the message is
         // cancelled, not sent half-said.
         if app.try_state::<crate::ptt::Talk>().is_some() {
-            if let Err(e) = tauri::async_runtime::block_on(crate::ptt::finish(app, false)) {
-                tracing::debug!(error = %e.message, "recording at exit");
+            // Bounded: quitting must not hang on a recording that is stuck.
+            let cancel = tokio::time::timeout(EXIT_CANCEL, crate::ptt::finish(app, false));
+            match tauri::async_runtime::block_on(cancel) {
+                Ok(Err(e)) => tracing::debug!(error = %e.message, "recording at exit"),
+                Err(_) => tracing::warn!("the recording could not be cancelled at exit"),
+                Ok(Ok(_)) => {}
             }
         }
         if let Some(running) = app.try_state::<Running>() {

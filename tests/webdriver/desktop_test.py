@@ -390,8 +390,10 @@ def channel(session):
     assert bea_channels() == [], "Bea's node is still in the channel"
     say("a recording in the channel reached Alice as a channel message; muted; left")
 
-    # Back to the conversation with Alice for what follows.
-    session.wait_for("#conversations .entry").click()
+    # Back to the conversation with Alice for what follows (the channel
+    # left stays listed, with its messages, as a conversation of its own).
+    assert session.texts("#conversations .entry .name")[0] == "# left channel"
+    session.wait_for('#conversations .entry:not([data-peer^="#"])').click()
 
 
 def complete_inbox(before):
@@ -459,7 +461,12 @@ def portal_hotkey(session):
     finally:
         portal.kill()
         portal.wait()
-    say(f"portal hotkey (Wayland): bound as Ctrl+Alt+Space, one hold sent {newest['duration_ms']} ms")
+    session.wait_until(
+        lambda: "desktop portal stopped" in hotkey_hint(session),
+        what="settings to say the portal went away",
+    )
+    say(f"portal hotkey (Wayland): bound as Ctrl+Alt+Space, one hold sent {newest['duration_ms']} ms; "
+        "the portal's end noticed")
 
 
 def bea_channels():

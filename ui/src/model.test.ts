@@ -240,9 +240,12 @@ describe("channels", () => {
     expect(next.channels.map((c) => c.members.length)).toEqual([3, 0]);
   });
 
-  // A channel this node left keeps its messages under a plain label.
-  it("names a channel it left", () => {
-    expect(nameOf({ ...state, channels: [] }, channelKey(TEAM))).toBe("# left channel");
+  // A channel this node left keeps its messages, listed with the
+  // conversations under a plain label.
+  it("keeps a left channel's messages listed", () => {
+    const left = { ...state, channels: [] };
+    expect(nameOf(left, channelKey(TEAM))).toBe("# left channel");
+    expect(conversations(left).map((c) => c.peerId)).toEqual([channelKey(TEAM), BOB]);
   });
 });
 

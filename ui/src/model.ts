@@ -233,11 +233,15 @@ function latestPerConversation(state: State): Map<string, number> {
   return latest;
 }
 
-/** Conversations with people, with at least one message, the most recent first. */
+/**
+ * Conversations with at least one message, the most recent first: with
+ * people, and with channels this node has left (whose messages stay);
+ * channels it is in are listed on their own (`channelList`).
+ */
 export function conversations(state: State): ConversationSummary[] {
   const latest = latestPerConversation(state);
   return [...latest.entries()]
-    .filter(([key]) => channelIdOf(key) === null)
+    .filter(([key]) => channelIdOf(key) === null || channelOf(state, key) === undefined)
     .map(([peerId, lastAt]) => ({
       peerId,
       name: nameOf(state, peerId),

@@ -493,7 +493,6 @@ impl Store {
     }
 }
 
-/// sled reports a held lock as an I/O error; name it for what it is.
 /// How long opening waits for a lock held by a database of this process
 /// that was just dropped: sled's background flusher keeps the file locked
 /// until it next wakes up (within its flush interval, 500 ms by default).
@@ -515,6 +514,7 @@ fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
     }
 }
 
+/// sled reports a held lock as an I/O error; name it for what it is.
 fn classify_open_error(dir: &Path, source: sled::Error) -> OpenError {
     if let sled::Error::Io(io) = &source {
         // sled wraps the flock error in a new io::Error of kind Other whose

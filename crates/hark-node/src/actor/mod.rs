@@ -431,13 +431,19 @@ impl SwarmActor {
     }
 
     /// Stores a peer's verified profile, unless a newer one is stored
-    /// (an old announcement replayed must not undo a rename), and tells
-    /// the UI.
+    /// (an old announcement replayed must not undo a rename), notes when
+    /// the peer was seen, and tells the UI.
     fn save_profile(&mut self, peer: &PeerId, profile: SignedProfile) {
-        if self.is_older_than_stored(peer, &profile) {
-            tracing::debug!(peer = %short_peer(peer), "older profile ignored");
-            return;
-        }
+        // An older profile (a clock stepped back, a replay) keeps the stored
+        // one, but the peer is still here.
+        let stored = self.shared.store.contact(peer).ok().flatten();
+        let profile = match stored {
+            Some(contact) if self.is_older_than_stored(peer, &profile) => {
+                tracing::debug!(peer = %short_peer(peer), "older profile ignored");
+                contact.profile
+            }
+            _ => profile,
+        };
         let contact = hark_store::Contact {
             profile,
             last_seen_ms: now_ms(),

@@ -88,7 +88,7 @@ async fn read_stream(peer: PeerId, mut stream: libp2p::Stream, ctx: Arc<Context>
                 if let Some(playout) = playout {
                     playout.cancel(id).await;
                 }
-                return cancelled(&ctx, &id).await;
+                return cancelled(&ctx, &id, &peer).await;
             }
             _ => break,
         }
@@ -100,13 +100,18 @@ async fn read_stream(peer: PeerId, mut stream: libp2p::Stream, ctx: Arc<Context>
 
 /// The talker cancelled: drop what arrived, unless the message is complete
 /// here already (then it was finished first, and a cancel cannot take it
-/// back). The stream is the sender's own (checked in `accept_header`).
-async fn cancelled(ctx: &Context, id: &MessageId) {
+/// back). Only an unfinished incoming message sent by `talker`, the peer
+/// on the other end of this stream, is dropped.
+async fn cancelled(ctx: &Context, id: &MessageId, talker: &PeerId) {
     let shared = ctx.shared.clone();
-    let msg = *id;
+    let (msg, talker) = (*id, *talker);
     let removed = tokio::task::spawn_blocking(move || -> Result<bool, hark_store::Error> {
         match shared.store.message(&msg)? {
-            Some(record) if record.trailer.is_none() => {
+            Some(record)
+                if record.trailer.is_none()
+                    && record.sender == talker
+                    && record.direction == Direction::Incoming =>
+            {
                 shared.store.delete_message(&msg)?;
                 Ok(true)
             }
@@ -147,7 +152,13 @@ fn accept_header(ctx: &Context, peer: &PeerId, header: &SignedHeader) -> Option<
         return None;
     }
     if let Ok(Some(existing)) = shared.store.message(&parsed.id) {
-        if existing.trailer.is_some() {
+        // Finished already, or a different message under the same id (a
+        // peer that learnt the id must not write into, or cancel, someone
+        // else's message).
+        if existing.trailer.is_some() || existing.header != *header {
+            if existing.header != *header {
+                tracing::warn!(msg = %parsed.id, "live stream reusing another message's id refused");
+            }
             return None;
         }
     }
