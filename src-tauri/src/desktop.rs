@@ -46,6 +46,9 @@ pub struct Desktop {
     /// Messages already announced with a notification: a message is
     /// listed as received again when anything about it changes (a receipt
     /// sent, an offer answered), and must not pop up twice.
+    ///
+    /// Known shortcoming: it keeps one id per message received since the
+    /// app started (about 40 bytes each) and is never trimmed.
     notified: Mutex<HashSet<String>>,
     log: LogControl,
 }

@@ -501,7 +501,8 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Opens the sled database, waiting (bounded) while its lock is held.
 /// Another process holding it for longer is reported as
 /// [`OpenError::Locked`]; the data dir's own lock file normally says so
-/// before this is reached.
+/// before this is reached. The wait sleeps the calling thread (up to
+/// [`LOCK_WAIT`]), also when called from async code.
 fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
     let started = std::time::Instant::now();
     loop {
