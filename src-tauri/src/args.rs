@@ -1,5 +1,6 @@
-//! The command line: `hark-desktop [--data-dir DIR]`, with `HARK_DATA_DIR`
-//! as the fallback for the flag and the XDG data dir as the last resort.
+//! The command line: `hark-desktop [--data-dir DIR] [--peer ADDR]...
+//! [--no-mdns]`, with `HARK_DATA_DIR` as the fallback for `--data-dir` and
+//! the XDG data dir as the last resort.
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -41,7 +41,8 @@ impl LogControl {
     }
 }
 
-/// Starts logging to stderr and to `<data_dir>/logs/hark-desktop.log.*`.
+/// Starts logging to stderr and to `<data_dir>/logs/hark-desktop.YYYY-MM-DD.log`
+/// (a new file each day, the last seven kept).
 /// Without a writable log folder only stderr is used.
 pub fn init(data_dir: &Path, level: LogLevel) -> LogControl {
     let env = EnvFilter::try_from_default_env().ok();

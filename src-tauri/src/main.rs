@@ -1,7 +1,7 @@
 //! `hark-desktop`: Hark's desktop app, a thin Tauri 2 shell over the
 //! `hark-node` library. The window itself is the web front end in `ui/`.
 //!
-//! - [`args`] reads `--data-dir` / `HARK_DATA_DIR`.
+//! - [`args`] reads `--data-dir` / `HARK_DATA_DIR`, `--peer` and `--no-mdns`.
 //! - [`shell`] builds the Tauri app: plugins, setup (node, state, window),
 //!   tray and hotkey, and the exit path that stops the node.
 //! - [`bindings`] registers every command and event once, for the invoke

@@ -52,7 +52,8 @@ pub struct Config {
     pub display_name: Option<String>,
     /// Opus bitrate for new messages, in bits per second.
     pub bitrate: u32,
-    /// Live frames sent per write (1 to 4): 1 sends each 20 ms frame as
+    /// Live frames sent per write (the node clamps it to 1 to 4; `hark
+    /// node --live-batch` offers 1 and 2, the ones measured): 1 sends each 20 ms frame as
     /// soon as it is encoded; 2 halves the per-packet overhead on the
     /// wire but holds every other frame back 20 ms (docs/benchmarks.md).
     pub live_frames_per_write: u8,

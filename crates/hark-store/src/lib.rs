@@ -15,9 +15,9 @@
 //! `members` (channel id ‖ peer -> ()), the peers known to be in a channel.
 //!
 //! Durability: sled writes reach the OS when [`Store::flush`] returns; that
-//! survives the process being killed. Whether it survives power loss depends
-//! on sled's flush (it calls `fsync` on its log file, see
-//! `docs/architecture.md`).
+//! survives the process being killed. It may not survive power loss: on
+//! Linux sled's flush uses `sync_file_range`, which neither flushes the
+//! drive's cache nor the file's metadata (see `docs/architecture.md`).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![deny(missing_docs)]

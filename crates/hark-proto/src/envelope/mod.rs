@@ -90,7 +90,8 @@ pub enum Audience {
     /// The listed recipients, each with its own wrap of the content key.
     Direct(Vec<Wrap>),
     /// Everyone holding the channel's key; the content key is derived from
-    /// it (see docs/envelope.md). Channel key distribution is not built yet.
+    /// it (see docs/envelope.md); the key travels in invite codes
+    /// ([`crate::channel`]).
     Channel {
         /// Which channel.
         channel_id: [u8; 16],
