@@ -195,7 +195,10 @@ fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
         // cancelled, not sent half-said.
         if app.try_state::<crate::ptt::Talk>().is_some() {
             // Bounded: quitting must not hang on a recording that is stuck.
-            let cancel = tokio::time::timeout(EXIT_CANCEL, crate::ptt::finish(app, false));
+            // The timer is made inside the block: this callback runs on the
+            // event loop's thread, outside the runtime's context.
+            let cancel =
+                async { tokio::time::timeout(EXIT_CANCEL, crate::ptt::finish(app, false)).await };
             match tauri::async_runtime::block_on(cancel) {
                 Ok(Err(e)) => tracing::debug!(error = %e.message, "recording at exit"),
                 Err(_) => tracing::warn!("the recording could not be cancelled at exit"),
@@ -277,7 +280,14 @@ mod tests {
         .ok_or("a bad id was accepted")?;
         assert_eq!(bad["kind"], "bad_request");
 
-        app.state::<Running>().stop();
+        // Quitting runs on the event loop's thread, outside the async
+        // runtime's context (so on a fresh thread here): it stops the node
+        // and removes the single-instance socket without panicking.
+        let handle = app.handle().clone();
+        std::thread::spawn(move || on_run_event(&handle, RunEvent::Exit))
+            .join()
+            .map_err(|_| "quitting panicked")?;
+        assert!(!dir.path().join("desktop.sock").exists());
         Ok(())
     }
 }
