@@ -363,6 +363,7 @@ impl From<api::Error> for ApiError {
             api::ErrorKind::UnknownRecipient => ErrorKind::UnknownRecipient,
             api::ErrorKind::AmbiguousRecipient => ErrorKind::AmbiguousRecipient,
             api::ErrorKind::BadInvite => ErrorKind::BadInvite,
+            api::ErrorKind::Device => ErrorKind::Device,
             api::ErrorKind::NotFound => ErrorKind::NotFound,
             api::ErrorKind::BadRequest => ErrorKind::BadRequest,
             api::ErrorKind::Unavailable => ErrorKind::Unavailable,
@@ -386,6 +387,31 @@ mod tests {
         let json = serde_json::to_value(&e)?;
         assert_eq!(json["kind"], "unknown_recipient");
         assert_eq!(json["message"], "no bob");
+        Ok(())
+    }
+
+    // Every kind the node has today reaches the window under the same
+    // name, none of them as `internal` by accident.
+    #[test]
+    fn every_node_kind_is_mirrored() -> Result<(), serde_json::Error> {
+        use api::ErrorKind as K;
+        let kinds = [
+            K::BadInput,
+            K::UnknownRecipient,
+            K::AmbiguousRecipient,
+            K::BadInvite,
+            K::Device,
+            K::NotFound,
+            K::BadRequest,
+            K::Unavailable,
+            K::Storage,
+            K::Internal,
+        ];
+        for kind in kinds {
+            let node = serde_json::to_value(kind)?;
+            let shell: ApiError = api::Error::new(kind, "x").into();
+            assert_eq!(serde_json::to_value(shell.kind)?, node, "{kind:?}");
+        }
         Ok(())
     }
 
