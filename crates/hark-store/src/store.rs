@@ -108,7 +108,8 @@ impl Store {
     }
 
     /// Writes everything changed so far to disk. Returns once the data is in
-    /// the OS (and, per sled, fsynced); see the crate docs for what survives.
+    /// the OS and sled has synced its log's range (`sync_file_range` on
+    /// Linux, not a full `fsync`); see the crate docs for what survives.
     pub async fn flush(&self) -> Result<(), Error> {
         self.db.flush_async().await?;
         Ok(())
@@ -129,7 +130,9 @@ impl Store {
     /// transaction, about 14 ms for a 30 s message against 0.7 ms for the
     /// same frames as one value (`benches/insert.rs`), and it is most of
     /// what a peer catching up spends. Grouping frames needs a new schema
-    /// version; until then catch-up runs at about 40 such messages a second.
+    /// version, and groups kept well under sled's blob threshold (a log item
+    /// over a quarter of its 512 KiB segment goes to a blob file). Until
+    /// then catch-up runs at about 40 such messages a second.
     pub fn insert_message(
         &self,
         id: &MessageId,
