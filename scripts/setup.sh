@@ -18,7 +18,7 @@ PACKAGES=(
   libasound2-dev libasound2-plugins libopus-dev
   xvfb xauth webkit2gtk-driver imagemagick xdotool dbus-x11
   pulseaudio pulseaudio-utils espeak-ng sox opus-tools trayer iproute2 faketime zbar-tools
-  dunst
+  dunst strace
   python3
 )
 

@@ -299,6 +299,11 @@ impl TestNode {
         })
     }
 
+    /// The node's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Sends the node SIGINT (Ctrl-C) and returns its exit status.
     pub fn interrupt(&mut self) -> Result<std::process::ExitStatus> {
         let Some(mut child) = self.child.take() else {

@@ -54,6 +54,10 @@ pub enum Error {
         #[source]
         source: postcard::Error,
     },
+    /// Syncing the written data to the disk failed (I/O error, disk full).
+    /// What was written may not survive a power cut; retrying may help.
+    #[error("store sync failed: {0}")]
+    Sync(#[source] std::io::Error),
     /// A value could not be encoded for storage (a bug, not an I/O issue).
     #[error("cannot encode {what}: {source}")]
     Encode {

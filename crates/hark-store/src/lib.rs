@@ -14,10 +14,11 @@
 //! profile and last contact), `channels` (id -> channel and settings) and
 //! `members` (channel id ‖ peer -> ()), the peers known to be in a channel.
 //!
-//! Durability: sled writes reach the OS when [`Store::flush`] returns; that
-//! survives the process being killed. It may not survive power loss: on
-//! Linux sled's flush uses `sync_file_range`, which neither flushes the
-//! drive's cache nor the file's metadata (see `docs/architecture.md`).
+//! Durability: when [`Store::flush`] returns, sled has written its log and
+//! synced the range (`sync_file_range`), and the store has `fdatasync`ed
+//! sled's files itself, which also flushes the drive's cache and the file's
+//! size: what was flushed survives the process being killed and, on a drive
+//! that honours cache flushes, a power cut (see `docs/architecture.md`).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![deny(missing_docs)]

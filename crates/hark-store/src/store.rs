@@ -1,6 +1,7 @@
 //! The [`Store`]: typed, transactional access to the sled trees.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hark_proto::envelope::SealedFrame;
 use hark_proto::ids::MessageId;
@@ -24,6 +25,8 @@ const DISPLAY_NAME_KEY: &[u8] = b"display_name";
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// Where the files behind `db` are, to sync them after sled's flush.
+    files: Arc<Files>,
     meta: sled::Tree,
     messages: sled::Tree,
     frames: sled::Tree,
@@ -62,8 +65,10 @@ impl Store {
             source,
         };
         let db = open_db(dir)?;
+        let files = Files::open(dir).map_err(|e| db_err(sled::Error::Io(e)))?;
         let tree = |name: &str| db.open_tree(name).map_err(db_err);
         let store = Store {
+            files: Arc::new(files),
             meta: tree("meta")?,
             messages: tree("messages")?,
             frames: tree("frames")?,
@@ -107,18 +112,22 @@ impl Store {
         }
     }
 
-    /// Writes everything changed so far to disk. Returns once the data is in
-    /// the OS and sled has synced its log's range (`sync_file_range` on
-    /// Linux, not a full `fsync`); see the crate docs for what survives.
+    /// Writes everything changed so far to disk and syncs it: returns once
+    /// it would survive a power cut (see the crate docs). Needs a tokio
+    /// runtime: the sync runs on its blocking pool.
     pub async fn flush(&self) -> Result<(), Error> {
         self.db.flush_async().await?;
-        Ok(())
+        let files = self.files.clone();
+        tokio::task::spawn_blocking(move || files.sync())
+            .await
+            .map_err(|e| Error::Sync(std::io::Error::other(e)))?
     }
 
-    /// Writes everything changed so far to disk, blocking the thread.
+    /// Writes everything changed so far to disk and syncs it, blocking the
+    /// thread.
     pub fn flush_blocking(&self) -> Result<(), Error> {
         self.db.flush()?;
-        Ok(())
+        self.files.sync()
     }
 
     /// Stores a whole message with its frames, and marks it pending for
@@ -512,6 +521,63 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// [`OpenError::Locked`]; the data dir's own lock file normally says so
 /// before this is reached. The wait sleeps the calling thread (up to
 /// [`LOCK_WAIT`]), also when called from async code.
+/// sled's files, opened again to `fsync` them. sled's own flush writes
+/// its log with `pwrite` and then `sync_file_range` on the written range:
+/// the pages reach the disk, but neither the drive's write cache nor the
+/// file's size is synced, so a message acknowledged after sled's flush
+/// alone could be lost to a power cut (sled's background flusher `fsync`s only every 500 ms).
+#[derive(Debug)]
+struct Files {
+    /// The store's directory.
+    dir: PathBuf,
+    /// sled's log, `db`: every write lands there.
+    log: std::fs::File,
+}
+
+impl Files {
+    /// Opens the log and makes the directory's entries durable once, so a
+    /// store created just before a power cut still has its files after it.
+    fn open(dir: &Path) -> std::io::Result<Files> {
+        let log = std::fs::File::open(dir.join("db"))?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(Files {
+            dir: dir.to_path_buf(),
+            log,
+        })
+    }
+
+    /// `fdatasync`s the log, then any blob files (log items over a quarter
+    /// of a segment are written to files of their own under `blobs/`, which
+    /// sled never syncs) and their directory.
+    fn sync(&self) -> Result<(), Error> {
+        self.log.sync_data().map_err(Error::Sync)?;
+        self.sync_blobs().map_err(Error::Sync)
+    }
+
+    fn sync_blobs(&self) -> std::io::Result<()> {
+        let dir = self.dir.join("blobs");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut any = false;
+        for entry in entries {
+            // sled removes blobs it no longer needs at any time.
+            match std::fs::File::open(entry?.path()) {
+                Ok(blob) => blob.sync_data()?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+            any = true;
+        }
+        if any {
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
 fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
     let started = std::time::Instant::now();
     loop {
