@@ -516,16 +516,12 @@ impl Store {
 /// until it next wakes up (within its flush interval, 500 ms by default).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Opens the sled database, waiting (bounded) while its lock is held.
-/// Another process holding it for longer is reported as
-/// [`OpenError::Locked`]; the data dir's own lock file normally says so
-/// before this is reached. The wait sleeps the calling thread (up to
-/// [`LOCK_WAIT`]), also when called from async code.
 /// sled's files, opened again to `fsync` them. sled's own flush writes
 /// its log with `pwrite` and then `sync_file_range` on the written range:
 /// the pages reach the disk, but neither the drive's write cache nor the
 /// file's size is synced, so a message acknowledged after sled's flush
-/// alone could be lost to a power cut (sled's background flusher `fsync`s only every 500 ms).
+/// alone could be lost to a power cut (sled's background flusher
+/// `fsync`s only every 500 ms).
 #[derive(Debug)]
 struct Files {
     /// The store's directory.
@@ -578,6 +574,11 @@ impl Files {
     }
 }
 
+/// Opens the sled database, waiting (bounded) while its lock is held.
+/// Another process holding it for longer is reported as
+/// [`OpenError::Locked`]; the data dir's own lock file normally says so
+/// before this is reached. The wait sleeps the calling thread (up to
+/// [`LOCK_WAIT`]), also when called from async code.
 fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
     let started = std::time::Instant::now();
     loop {
