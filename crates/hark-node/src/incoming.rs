@@ -196,6 +196,31 @@ impl Fetch {
     }
 }
 
+/// What this node holds already of a message it was offered.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// Nothing (or the store could not say): fetch it all.
+    Nothing,
+    /// A live copy with gaps: fetch these frames only.
+    Part(Vec<u32>),
+    /// All of it, trailer included: fetch nothing.
+    Whole,
+}
+
+/// How much of message `id` (of `frame_count` frames) the store holds.
+pub(crate) fn held(store: &hark_store::Store, id: &MessageId, frame_count: u32) -> Held {
+    let Ok(Some(record)) = store.message(id) else {
+        return Held::Nothing;
+    };
+    if record.trailer.is_some() {
+        return Held::Whole;
+    }
+    match store.missing_frames(id, frame_count) {
+        Ok(missing) => Held::Part(missing),
+        Err(_) => Held::Nothing,
+    }
+}
+
 /// Groups sorted frame indices into ranges of at most one batch.
 fn ranges_of(indices: &[u32]) -> VecDeque<(u32, u32)> {
     let mut out: VecDeque<(u32, u32)> = VecDeque::new();
@@ -244,6 +269,44 @@ mod tests {
             frames,
             trailer,
         })
+    }
+
+    // Nothing stored, a live copy with gaps, and a whole message are told
+    // apart: only the first is fetched whole, the last not at all.
+    #[test]
+    fn held_tells_nothing_part_and_whole_apart() -> Result<(), Box<dyn std::error::Error>> {
+        let m = message(10)?;
+        let dir = tempfile::tempdir()?;
+        let store = hark_store::Store::open(dir.path())?;
+        let parsed = m.header.verify()?;
+        let id = parsed.id;
+        assert_eq!(held(&store, &id, 10), Held::Nothing);
+
+        let mut record = MessageRecord {
+            header: m.header.clone(),
+            trailer: None,
+            direction: Direction::Incoming,
+            sender: parsed.sender,
+            recipients: parsed.recipients(),
+            created_at_ms: 1,
+            stored_at_ms: 2,
+            frame_count: 0,
+            sample_count: 0,
+            bytes: 0,
+            dropped: false,
+            channel: None,
+        };
+        store.begin_message(&id, &record, &[])?;
+        store.put_frames(&id, &m.frames[..3])?;
+        store.put_frames(&id, &m.frames[5..6])?;
+        assert_eq!(held(&store, &id, 10), Held::Part(vec![3, 4, 6, 7, 8, 9]));
+
+        store.put_frames(&id, &m.frames)?;
+        record.trailer = Some(m.trailer);
+        record.frame_count = 10;
+        store.update_message(&id, &record)?;
+        assert_eq!(held(&store, &id, 10), Held::Whole);
+        Ok(())
     }
 
     // Frames arrive in batches of at most MAX_FRAME_BATCH until complete.

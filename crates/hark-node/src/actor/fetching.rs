@@ -7,7 +7,7 @@ use hark_proto::wire::Request;
 use libp2p::PeerId;
 
 use super::{Internal, Pending, SwarmActor, MAX_FETCHES, MAX_QUEUED};
-use crate::incoming::Fetch;
+use crate::incoming::{Fetch, Held};
 
 impl SwarmActor {
     /// Queues message `id` to be fetched from `peer`, unless it is already
@@ -55,8 +55,19 @@ impl SwarmActor {
         trailer: Option<SignedTrailer>,
         frame_count: u32,
     ) {
+        let missing = match crate::incoming::held(&self.shared.store, &id, frame_count) {
+            Held::Nothing => None,
+            Held::Part(missing) => Some(missing),
+            // Completed while the header was on its way (a live stream's
+            // trailer came in meanwhile): fetching now would bring every
+            // frame again, only to be thrown away.
+            Held::Whole => {
+                tracing::debug!(msg = %id, "whole already; not fetching");
+                self.abandon_fetch(&id);
+                return;
+            }
+        };
         let may_carry = self.has_room_for(frame_count);
-        let missing = self.partly_stored(&id, frame_count);
         let shared = self.shared.clone();
         let for_me = move |h: &hark_proto::envelope::Header| crate::channels::is_for_me(&shared, h);
         match Fetch::begin(
@@ -88,16 +99,6 @@ impl SwarmActor {
                 self.abandon_fetch(&id);
             }
         }
-    }
-
-    /// The frames still missing of a message stored in part (live), or
-    /// `None` for a message not stored at all.
-    fn partly_stored(&self, id: &MessageId, frame_count: u32) -> Option<Vec<u32>> {
-        let record = self.shared.store.message(id).ok().flatten()?;
-        if record.trailer.is_some() {
-            return None;
-        }
-        self.shared.store.missing_frames(id, frame_count).ok()
     }
 
     /// Whether carrying a message of `frame_count` frames stays within the
