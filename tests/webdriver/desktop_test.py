@@ -419,10 +419,26 @@ def fake_portal(method):
     return reply.stdout
 
 
+def close_settings_with(session, css):
+    """Clicks Cancel or Save at the foot of the settings dialog and waits
+    until the dialog has closed. The button is scrolled to the middle of the
+    dialog first: once, a click on it landed on another control of the
+    scrolled dialog (the log-level select took the focus) and the dialog
+    stayed open, so the next click on Settings hit the modal backdrop."""
+    button = session.wait_for(css)
+    session.script("document.querySelector(arguments[0]).scrollIntoView({block: 'center'})", css)
+    button.click()
+    session.wait_until(
+        lambda: session.script("return !document.getElementById('settings').open"),
+        timeout=15,
+        what=f"the settings dialog to close after {css}",
+    )
+
+
 def hotkey_hint(session):
     session.wait_for("#open-settings").click()
     hint = session.wait_for("#hotkey-status").text()
-    session.wait_for("#settings-cancel").click()
+    close_settings_with(session, "#settings-cancel")
     return hint
 
 
@@ -438,7 +454,7 @@ def portal_hotkey(session):
         session.wait_for("#open-settings").click()
         session.script("document.getElementById('set-hotkey').value = ''")
         session.wait_for("#set-hotkey").type("Ctrl+Alt+Space")
-        session.wait_for("#settings-form button[type=submit]").click()
+        close_settings_with(session, "#settings-form button[type=submit]")
         session.wait_until(
             lambda: "push-to-talk=CTRL+ALT+space" in fake_portal("Bound"),
             what="the hotkey bound through the portal",
@@ -516,7 +532,7 @@ def settings(session):
     shot(session, "settings")
     session.script("document.getElementById('set-name').value = ''")
     session.wait_for("#set-name").type("Bea Brown")
-    session.wait_for("#settings-form button[type=submit]").click()
+    close_settings_with(session, "#settings-form button[type=submit]")
     session.wait_until(
         lambda: session.texts("#me-name") == ["Bea Brown"], what="the new name in the header"
     )
