@@ -269,6 +269,10 @@ impl Tracer {
 
     /// SIGINT makes strace detach and leave the process running.
     fn detach(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
         if let Some(mut child) = self.child.take() {
             Command::new("kill")
                 .args(["-INT", &child.id().to_string()])
@@ -281,12 +285,6 @@ impl Tracer {
 
 impl Drop for Tracer {
     fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            let mut child = child;
-            let _ = child.wait();
-        }
+        let _ = self.stop();
     }
 }
