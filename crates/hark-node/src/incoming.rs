@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use hark_proto::envelope::{Header, SealedFrame, SignedHeader, SignedTrailer};
+use hark_proto::envelope::{Header, SealedFrame, SignedHeader, SignedTrailer, MAX_FRAMES};
 use hark_proto::ids::MessageId;
 use hark_proto::wire::MAX_FRAME_BATCH;
 use hark_store::{Direction, MessageRecord};
@@ -12,9 +12,6 @@ use libp2p::PeerId;
 
 use crate::handle::Shared;
 use crate::outgoing::now_ms;
-
-/// Thirty minutes of 20 ms frames: the longest message accepted.
-const MAX_FRAMES: u32 = 30 * 60 * 50;
 
 /// Why a fetch was given up. The message stays with its sender, who offers
 /// it again on the next meeting.

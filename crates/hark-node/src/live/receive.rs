@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hark_proto::envelope::{Header, Opener, SignedHeader, SignedTrailer};
+use hark_proto::envelope::{Header, Opener, SignedHeader, SignedTrailer, MAX_FRAMES};
 use hark_proto::ids::{short_peer, MessageId};
 use hark_proto::wire::LiveRecord;
 use hark_store::{Direction, MessageRecord};
@@ -21,9 +21,6 @@ use crate::playout::Playout;
 /// A talker silent this long is taken to be gone; what arrived stays
 /// stored and the rest is fetched when the message is offered again.
 const IDLE_LIMIT: Duration = Duration::from_secs(30);
-
-/// Longest live message accepted, in frames (30 minutes).
-const MAX_FRAMES: u32 = 30 * 60 * 50;
 
 /// What the stream readers share.
 pub(crate) struct Context {

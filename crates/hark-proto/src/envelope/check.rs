@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use super::{
     frames_hasher, Audience, Codec, EnvelopeError, Header, SealedFrame, SignedHeader,
-    SignedTrailer, Trailer, FORMAT_VERSION, HEADER_CONTEXT, MAX_HEADER_BYTES, MAX_PACKET_BYTES,
-    MAX_RECIPIENTS, TAG_BYTES, TRAILER_CONTEXT,
+    SignedTrailer, Trailer, FORMAT_VERSION, HEADER_CONTEXT, MAX_FRAMES, MAX_HEADER_BYTES,
+    MAX_PACKET_BYTES, MAX_RECIPIENTS, TAG_BYTES, TRAILER_CONTEXT,
 };
 use crate::identity::{decode_signing_key, verify_with};
 use crate::suite::{ENCAPPED_LEN, WRAPPED_LEN};
@@ -100,6 +100,9 @@ pub(super) fn verify_trailer(
         .map_err(|e| EnvelopeError::Malformed(format!("trailer: {e}")))?;
     if trailer.id != header.id {
         return Err(EnvelopeError::IdMismatch);
+    }
+    if trailer.frame_count > MAX_FRAMES {
+        return Err(EnvelopeError::TooManyFrames { max: MAX_FRAMES });
     }
     check_sample_count(trailer.sample_count, trailer.frame_count, &header.codec)?;
     Ok(trailer)

@@ -44,6 +44,13 @@ pub const MAX_RECIPIENTS: usize = 256;
 /// fits one wire message.
 pub const MAX_PACKET_BYTES: usize = 2000;
 
+/// Most frames one message may have: thirty minutes of 20 ms frames (the
+/// longest recording or file Hark takes) plus one second, because the
+/// encoder's look-ahead and the padded last frame add a frame or two to
+/// a recording of exactly thirty minutes. Senders and receivers share this
+/// one number so that nothing sent is refused on arrival.
+pub const MAX_FRAMES: u32 = (30 * 60 + 1) * 50;
+
 /// Largest header body accepted (256 wraps take about 40 KiB).
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
@@ -329,6 +336,12 @@ pub enum EnvelopeError {
     /// limits (codec, key lengths, duplicate wraps, sizes).
     #[error("malformed envelope: {0}")]
     Malformed(String),
+    /// A message would have more than [`MAX_FRAMES`] frames.
+    #[error("message is longer than {max} frames")]
+    TooManyFrames {
+        /// The limit.
+        max: u32,
+    },
     /// `seal_frame` was called after the last frame was sealed.
     #[error("message already has its last frame")]
     AlreadyFinished,

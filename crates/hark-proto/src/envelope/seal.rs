@@ -12,7 +12,7 @@ use super::check::{check_codec, check_sample_count};
 use super::{
     channel_content_key, frame_aad, frame_nonce, frames_hasher, wrap_context, Audience, Codec,
     EnvelopeError, Header, SealedFrame, SignedHeader, SignedTrailer, Trailer, Wrap, FORMAT_VERSION,
-    HEADER_CONTEXT, MAX_PACKET_BYTES, MAX_RECIPIENTS, TRAILER_CONTEXT,
+    HEADER_CONTEXT, MAX_FRAMES, MAX_PACKET_BYTES, MAX_RECIPIENTS, TRAILER_CONTEXT,
 };
 use crate::identity::{sign_with, Identity, PublicIdentity};
 use crate::ids::{fill_random, MessageId};
@@ -124,8 +124,8 @@ impl Sealer {
 
     /// Encrypts the next Opus packet. Indices are assigned in call order;
     /// pass `last = true` with the final packet. Errors after the last
-    /// frame ([`EnvelopeError::AlreadyFinished`]) or for packets over
-    /// [`MAX_PACKET_BYTES`].
+    /// frame ([`EnvelopeError::AlreadyFinished`]), for packets over
+    /// [`MAX_PACKET_BYTES`] and past [`MAX_FRAMES`] frames.
     pub fn seal_frame(&mut self, packet: &[u8], last: bool) -> Result<SealedFrame, EnvelopeError> {
         if self.finished {
             return Err(EnvelopeError::AlreadyFinished);
@@ -138,14 +138,15 @@ impl Sealer {
         }
 
         let index = self.next_index;
+        if index >= MAX_FRAMES {
+            return Err(EnvelopeError::TooManyFrames { max: MAX_FRAMES });
+        }
         let frame = SealedFrame {
             index,
             last,
             ciphertext: self.encrypt(index, last, packet)?,
         };
-        self.next_index = index
-            .checked_add(1)
-            .ok_or_else(|| EnvelopeError::Malformed("more than 2^32 frames".into()))?;
+        self.next_index = index + 1;
         self.finished = last;
         self.frames_hash.update(&frame.hash());
         Ok(frame)

@@ -432,6 +432,39 @@ fn trailer_is_bound_to_its_header() -> TestResult {
     Ok(())
 }
 
+// A sender cannot seal more frames than a receiver accepts: index
+// MAX_FRAMES - 1 is the last that seals, and a trailer signed for more
+// frames is refused. (Both sides once had their own limit, one frame apart.)
+#[test]
+fn frame_limit_is_shared_by_sealer_and_checker() -> TestResult {
+    let [alice, bob, ..] = people() else {
+        unreachable!()
+    };
+    let (mut sealer, _) = Sealer::new(alice, &[bob.public()], CODEC, 0)?;
+    for _ in 0..MAX_FRAMES - 1 {
+        sealer.seal_frame(b"x", false)?;
+    }
+    let at_limit = sealer.seal_frame(b"x", false)?;
+    assert_eq!(at_limit.index, MAX_FRAMES - 1);
+    assert_eq!(
+        sealer.seal_frame(b"x", true).err(),
+        Some(EnvelopeError::TooManyFrames { max: MAX_FRAMES })
+    );
+
+    let one = seal(alice, &[bob], &packets3())?;
+    let mut trailer: Trailer = postcard::from_bytes(&one.trailer.body)?;
+    trailer.frame_count = MAX_FRAMES + 1;
+    let body = postcard::to_allocvec(&trailer)?;
+    let covered = [&one.header.hash()[..], &body].concat();
+    let signature = alice.sign(TRAILER_CONTEXT, &covered);
+    let long = SignedTrailer { body, signature };
+    assert_eq!(
+        long.verify(&one.header).err(),
+        Some(EnvelopeError::TooManyFrames { max: MAX_FRAMES })
+    );
+    Ok(())
+}
+
 // Channel messages open with the channel key and only through for_channel.
 #[test]
 fn channel_round_trip() -> TestResult {
