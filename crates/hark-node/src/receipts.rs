@@ -32,14 +32,22 @@ pub(crate) struct Taken {
 }
 
 /// Checks a receipt (signature, signer is a recipient of a message we
-/// hold) and stores it. A receipt replayed is a duplicate, nothing more.
+/// hold, or a known member of its channel) and stores it. A receipt replayed is a duplicate, nothing more.
 pub(crate) fn take(shared: &Shared, signed: &SignedReceipt) -> Result<Taken, ReceiptError> {
     let receipt = signed.verify().map_err(|_| ReceiptError::Signature)?;
     let store = &shared.store;
     let Some(record) = store.message(&receipt.id)? else {
         return Err(ReceiptError::UnknownMessage);
     };
-    if !record.recipients.contains(&receipt.recipient) || record.sender == receipt.recipient {
+    // A channel message's copy names only the members its holder knew of
+    // (a member's own copy names just itself), so any member known here
+    // may acknowledge it too; otherwise the receipt would be refused at
+    // every meeting and offered again at the next.
+    let member = record
+        .channel
+        .is_some_and(|c| store.is_member(&c, &receipt.recipient).unwrap_or(false));
+    let addressed = record.recipients.contains(&receipt.recipient) || member;
+    if !addressed || record.sender == receipt.recipient {
         return Err(ReceiptError::NotRecipient(short_peer(&receipt.recipient)));
     }
 
@@ -119,10 +127,12 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    /// Alice's node with one message to Bob stored, pending.
+    /// Alice's node with one message to Bob stored, pending (in `channel`
+    /// if given).
     fn alice_with_message(
         dir: &std::path::Path,
         bob: &Identity,
+        channel: Option<[u8; 16]>,
     ) -> Result<(Shared, MessageId), Box<dyn std::error::Error>> {
         let alice = Identity::generate();
         let data = crate::data_dir::DataDir::lock(dir)?;
@@ -149,7 +159,7 @@ mod tests {
             sample_count: 960,
             bytes: 56,
             dropped: false,
-            channel: None,
+            channel,
         };
         store.insert_message(&id, &record, &[frame], &[bob.peer_id()])?;
 
@@ -167,7 +177,7 @@ mod tests {
     fn receipt_from_the_recipient_is_taken_once() -> TestResult {
         let dir = tempfile::tempdir()?;
         let bob = Identity::generate();
-        let (alice, id) = alice_with_message(dir.path(), &bob)?;
+        let (alice, id) = alice_with_message(dir.path(), &bob, None)?;
         let receipt = SignedReceipt::sign(&bob, id, ReceiptKind::Delivered, 5);
 
         assert_eq!(take(&alice, &receipt)?.outcome, ReceiptOutcome::Advanced);
@@ -186,7 +196,7 @@ mod tests {
     fn forged_receipts_are_refused() -> TestResult {
         let dir = tempfile::tempdir()?;
         let bob = Identity::generate();
-        let (alice, id) = alice_with_message(dir.path(), &bob)?;
+        let (alice, id) = alice_with_message(dir.path(), &bob, None)?;
 
         let mallory = SignedReceipt::sign(&Identity::generate(), id, ReceiptKind::Delivered, 5);
         assert!(matches!(
@@ -209,6 +219,26 @@ mod tests {
 
         let state = alice.store.deliveries(&id)?;
         assert_eq!(state, vec![(bob.peer_id(), Delivery::Pending)]);
+        Ok(())
+    }
+
+    // In a channel, a receipt from any member this node knows of is taken
+    // (its copy may not name them); one from a stranger still is not.
+    #[test]
+    fn channel_members_receipts_are_taken() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (bob, carol) = (Identity::generate(), Identity::generate());
+        let channel = [9; 16];
+        let (alice, id) = alice_with_message(dir.path(), &bob, Some(channel))?;
+        alice.store.add_member(&channel, &carol.peer_id())?;
+
+        let from_carol = SignedReceipt::sign(&carol, id, ReceiptKind::Delivered, 5);
+        assert_eq!(take(&alice, &from_carol)?.outcome, ReceiptOutcome::Stored);
+        let stranger = SignedReceipt::sign(&Identity::generate(), id, ReceiptKind::Delivered, 5);
+        assert!(matches!(
+            take(&alice, &stranger),
+            Err(ReceiptError::NotRecipient(_))
+        ));
         Ok(())
     }
 }
