@@ -1,7 +1,7 @@
 //! Opening a stored message and writing it as Ogg Opus or WAV.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use hark_proto::ids::MessageId;
@@ -16,25 +16,36 @@ enum Format {
 }
 
 /// Opens message `id` and writes it to `out`. Blocking. The file is written
-/// next to `out` under a temporary name and renamed at the end, so a failed
-/// export leaves nothing behind.
+/// beside `out` under a fresh temporary name and renamed at the end, so a
+/// failed export leaves nothing behind and two exports at once cannot
+/// write into each other's file.
 pub(crate) fn export(shared: &Shared, id: &MessageId, out: &Path) -> Result<(), api::Error> {
     let format = format_of(out)?;
     let (header, trailer, packets) = open(shared, id)?;
 
-    let tmp = out.with_extension("hark-partial");
-    let result = write(
-        &tmp,
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if out.is_dir() {
+        return Err(io_error(out, &"is a folder"));
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".hark-export-")
+        .tempfile_in(folder)
+        .map_err(|e| io_error(out, &e))?;
+    let codec = &header.codec;
+    write(
+        tmp.as_file_mut(),
         &format,
         &packets,
-        header.codec.pre_skip,
+        codec.pre_skip,
         trailer.sample_count,
-    );
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, out).map_err(|e| io_error(out, &e))
+    )
+    .map_err(|e| io_error(out, &e))?;
+    // On failure the temporary file is removed when `tmp` drops.
+    tmp.persist(out).map_err(|e| io_error(out, &e.error))?;
+    Ok(())
 }
 
 fn format_of(out: &Path) -> Result<Format, api::Error> {
@@ -82,29 +93,27 @@ pub(crate) fn open(shared: &Shared, id: &MessageId) -> Result<Opened, api::Error
 }
 
 fn write(
-    path: &Path,
+    file: &mut File,
     format: &Format,
     packets: &[Vec<u8>],
     pre_skip: u16,
     sample_count: u64,
-) -> Result<(), api::Error> {
-    let file = File::create(path).map_err(|e| io_error(path, &e))?;
-    let mut w = BufWriter::new(file);
-    let failed = |e: &dyn std::fmt::Display| io_error(path, e);
-
+) -> Result<(), String> {
+    let mut w = BufWriter::new(&mut *file);
     match format {
         Format::OggOpus => {
             hark_audio::export::write_ogg_opus(&mut w, packets, pre_skip, sample_count)
-                .map_err(|e| failed(&e))?;
+                .map_err(|e| e.to_string())?;
         }
         Format::Wav => {
             let pcm = hark_audio::codec::decode_packets(packets, pre_skip, sample_count)
-                .map_err(|e| failed(&e))?;
-            hark_audio::export::write_wav(&mut w, &pcm).map_err(|e| failed(&e))?;
+                .map_err(|e| e.to_string())?;
+            hark_audio::export::write_wav(&mut w, &pcm).map_err(|e| e.to_string())?;
         }
     }
-    let file = w.into_inner().map_err(|e| failed(&e.error()))?;
-    file.sync_all().map_err(|e| failed(&e))
+    w.flush().map_err(|e| e.to_string())?;
+    drop(w);
+    file.sync_all().map_err(|e| e.to_string())
 }
 
 fn io_error(path: &Path, e: &dyn std::fmt::Display) -> api::Error {
