@@ -3,10 +3,11 @@
 //! a clear one-line error and a non-zero exit, and nothing stored changes.
 //! A recipient who is known but away is not an error: the message waits.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use hark_e2e::{fixture, fixtures_in, TestNode};
+use hark_e2e::{fixture, fixtures_in, hark_bin, TestNode};
 
 // Every broken fixture is refused with one line naming the file; the
 // inboxes at both ends stay exactly as they were.
@@ -77,5 +78,118 @@ fn second_node_on_same_data_dir_is_refused() -> Result<()> {
     ensure!(!out.status.success(), "second node started");
     ensure!(stderr.contains("already using"), "unclear error: {stderr}");
     ensure!(a.json(&["whoami"]).is_ok(), "the first node was disturbed");
+    Ok(())
+}
+
+// Commands used the wrong way get clear errors and leave no debris:
+// exports into a folder that is not there or onto a folder, two exports
+// of one message at once, a reader that closes the pipe early, names
+// that could never be used, a recipient named twice.
+#[test]
+fn misused_commands_fail_cleanly() -> Result<()> {
+    let speech = fixture("audio/speech-16k-mono-s16.wav");
+    let a = TestNode::start("alice", &[])?;
+    let b = TestNode::start("bob", &[&a.addr])?;
+    a.await_peer(&b)?;
+    let sent = a.cli(&[
+        "send",
+        "--to",
+        "Bob",
+        "--to",
+        "bob",
+        &speech.to_string_lossy(),
+    ])?;
+    ensure!(sent.status.success(), "send: {sent:?}");
+    let id = String::from_utf8(sent.stdout)?.trim().to_string();
+    let to = a.message(&id)?.map(|m| m["to_names"].clone());
+    ensure!(to == Some(serde_json::json!(["bob"])), "recipients: {to:?}");
+
+    let out = tempfile::tempdir()?;
+    exports_fail_cleanly(&a, &id, out.path())?;
+    concurrent_exports_do_not_mix(&a, &id, out.path())?;
+    closed_pipe_is_not_a_crash(&a)?;
+    unusable_names_are_refused(&a)?;
+    Ok(())
+}
+
+fn exports_fail_cleanly(a: &TestNode, id: &str, dir: &Path) -> Result<()> {
+    let folder = dir.join("folder.wav");
+    std::fs::create_dir(&folder)?;
+    let missing = dir.join("no-such-folder/x.wav");
+    for target in [&folder, &missing] {
+        let out = a.cli(&["export", id, &target.to_string_lossy()])?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "export to {target:?} succeeded");
+        ensure!(
+            stderr.contains(&*target.to_string_lossy()),
+            "error does not name {target:?}: {stderr}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    ensure!(left.len() == 1, "failed exports left files: {left:?}");
+    std::fs::remove_dir(&folder)?;
+    Ok(())
+}
+
+fn concurrent_exports_do_not_mix(a: &TestNode, id: &str, dir: &Path) -> Result<()> {
+    let (wav, opus) = (dir.join("x.wav"), dir.join("x.opus"));
+    let spawn = |path: &Path| {
+        std::process::Command::new(hark_bin()?)
+            .arg("--data-dir")
+            .arg(a.dir())
+            .args(["export", id])
+            .arg(path)
+            .spawn()
+            .map_err(anyhow::Error::from)
+    };
+    let (mut one, mut two) = (spawn(&wav)?, spawn(&opus)?);
+    ensure!(
+        one.wait()?.success() && two.wait()?.success(),
+        "an export failed"
+    );
+    ensure!(
+        std::fs::read(&wav)?.starts_with(b"RIFF"),
+        "x.wav is not WAV"
+    );
+    ensure!(
+        std::fs::read(&opus)?.starts_with(b"OggS"),
+        "x.opus is not Ogg"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    ensure!(names.len() == 2, "temporary files left: {names:?}");
+    Ok(())
+}
+
+// The pipe's reading end is closed before `hark` starts, so its first
+// write fails with EPIPE every time.
+fn closed_pipe_is_not_a_crash(a: &TestNode) -> Result<()> {
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let out = std::process::Command::new(hark_bin()?)
+        .arg("--data-dir")
+        .arg(a.dir())
+        .arg("inbox")
+        .stdout(writer)
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!stderr.contains("panicked"), "hark panicked: {stderr}");
+    ensure!(out.status.code() == Some(0), "exit {:?}", out.status);
+    Ok(())
+}
+
+fn unusable_names_are_refused(a: &TestNode) -> Result<()> {
+    for name in ["", "a\u{1b}[31mred", &"n".repeat(65)] {
+        let out = a.cli(&["node", "--name", name])?;
+        ensure!(out.status.code() == Some(2), "--name {name:?}: {out:?}");
+    }
+
+    let create = |name: &str| a.cli(&["channel", "create", name]);
+    ensure!(!create("#Hash")?.status.success(), "'#Hash' was made");
+    ensure!(create("Radio")?.status.success(), "'Radio' was not made");
+    let again = create("RADIO")?;
+    ensure!(!again.status.success(), "a second 'Radio' was made");
+    let channels = a.json(&["channel", "list"])?;
+    let count = channels.as_array().map_or(0, Vec::len);
+    ensure!(count == 1, "channels: {channels}");
     Ok(())
 }

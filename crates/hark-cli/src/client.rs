@@ -1,6 +1,7 @@
 //! The client subcommands: one request to the running node, the answer
 //! printed for people or, with `--json`, for scripts.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -38,6 +39,9 @@ pub(crate) async fn run(data_dir: &Path, command: Command) -> ExitCode {
 
     match execute(&mut client, command).await {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped early (`hark inbox | head -1`) is not a
+        // failure of ours; whatever was asked of the node has been done.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hark: {e}");
             ExitCode::FAILURE
@@ -53,11 +57,11 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
         }
         Command::Peers(args) => {
             let peers: Vec<PeerInfo> = call(client, &Request::Peers).await?;
-            print(&peers, args.json, print_peers)
+            print(peers.as_slice(), args.json, print_peers)
         }
         Command::Inbox(args) => {
             let inbox: Vec<MessageSummary> = call(client, &Request::Inbox).await?;
-            print(&inbox, args.json, print_inbox)
+            print(inbox.as_slice(), args.json, print_inbox)
         }
         Command::Send {
             to,
@@ -78,8 +82,7 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
                 false => Request::Send { to, path },
             };
             let id: String = call(client, &request).await?;
-            println!("{id}");
-            Ok(())
+            emit(id)
         }
         Command::Export { id, out } => {
             let path = absolute(&out)?;
@@ -102,8 +105,7 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
             if let Some(warning) = &recorded.warning {
                 eprintln!("hark: {warning}");
             }
-            println!("{}", recorded.id);
-            Ok(())
+            emit(recorded.id)
         }
         Command::Stop => {
             let () = call(client, &Request::Shutdown).await?;
@@ -122,25 +124,34 @@ async fn channel(client: &mut Client, command: crate::ChannelCommand) -> anyhow:
         C::Mute { name, off } => Request::ChannelMute { name, muted: !off },
         C::List(args) => {
             let channels: Vec<ChannelInfo> = call(client, &Request::Channels).await?;
-            return print(&channels, args.json, print_channels);
+            return print(channels.as_slice(), args.json, print_channels);
         }
     };
+    let created = matches!(request, Request::ChannelCreate { .. });
     let value = client.call(&request).await?;
-    if let Ok(info) = serde_json::from_value::<ChannelInfo>(value) {
-        println!("#{}  {}", info.name, info.invite);
+    match serde_json::from_value::<ChannelInfo>(value) {
+        // The invite alone, so that a script can pass it on as it is.
+        Ok(info) if created => emit(info.invite),
+        Ok(info) => emit(format!("#{}", info.name)),
+        Err(_) => Ok(()),
     }
-    Ok(())
 }
 
-fn print_channels(channels: &Vec<ChannelInfo>) {
+fn print_channels(channels: &[ChannelInfo]) -> Vec<String> {
     if channels.is_empty() {
-        println!("in no channel");
+        return vec!["in no channel".into()];
     }
+    let mut lines = Vec::new();
     for c in channels {
         let muted = if c.muted { "  (muted)" } else { "" };
-        println!("#{:<20} {} members known{muted}", c.name, c.members.len());
-        println!("  invite: {}", c.invite);
+        let members = match c.members.len() {
+            1 => "1 member known".to_string(),
+            n => format!("{n} members known"),
+        };
+        lines.push(format!("#{:<20} {members}{muted}", c.name));
+        lines.push(format!("  invite: {}", c.invite));
     }
+    lines
 }
 
 /// The node runs elsewhere (another working directory): send it absolute
@@ -154,58 +165,82 @@ async fn call<T: DeserializeOwned>(client: &mut Client, request: &Request) -> an
     Ok(serde_json::from_value(value)?)
 }
 
-fn print<T: serde::Serialize>(value: &T, json: bool, text: fn(&T)) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
-    } else {
-        text(value);
+fn print<T: serde::Serialize + ?Sized>(
+    value: &T,
+    json: bool,
+    text: fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
+    match json {
+        true => emit(serde_json::to_string_pretty(value)?),
+        false => emit(text(value).join("\n")),
     }
+}
+
+/// Writes `text` and a newline to stdout, returning (not panicking on) a
+/// closed pipe.
+fn emit(text: String) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()?;
     Ok(())
 }
 
-fn print_whoami(me: &WhoAmI) {
-    println!("name:          {}", me.display_name);
-    println!("peer id:       {}", me.peer_id);
-    println!("safety number: {}", me.safety_number);
-    println!("data dir:      {}", me.data_dir);
-    println!(
-        "carrying:      {} messages for others ({} bytes)",
-        me.carrying, me.carrying_bytes
-    );
-    for addr in &me.listen_addrs {
-        println!("listening:     {addr}");
-    }
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-fn print_peers(peers: &Vec<PeerInfo>) {
-    if peers.is_empty() {
-        println!("no peers met yet");
+fn print_whoami(me: &WhoAmI) -> Vec<String> {
+    let mut lines = vec![
+        format!("name:          {}", me.display_name),
+        format!("peer id:       {}", me.peer_id),
+        format!("safety number: {}", me.safety_number),
+        format!("data dir:      {}", me.data_dir),
+        format!(
+            "carrying:      {} messages for others ({} bytes)",
+            me.carrying, me.carrying_bytes
+        ),
+    ];
+    for addr in &me.listen_addrs {
+        lines.push(format!("listening:     {addr}"));
     }
-    for p in peers {
+    lines
+}
+
+fn print_peers(peers: &[PeerInfo]) -> Vec<String> {
+    if peers.is_empty() {
+        return vec!["no peers met yet".into()];
+    }
+    let line = |p: &PeerInfo| {
         let state = if p.online { "online " } else { "offline" };
-        println!(
+        format!(
             "{state}  {:<20}  {}  {}",
             p.display_name, p.safety_number, p.peer_id
-        );
-    }
+        )
+    };
+    peers.iter().map(line).collect()
 }
 
-fn print_inbox(messages: &Vec<MessageSummary>) {
+fn print_inbox(messages: &[MessageSummary]) -> Vec<String> {
     if messages.is_empty() {
-        println!("no messages");
+        return vec!["no messages".into()];
     }
-    for m in messages {
-        let (arrow, who) = match m.direction {
-            _ if m.channel.is_some() => (
-                "in  ",
-                format!("#{}", m.channel.clone().unwrap_or_default()),
-            ),
-            hark_node::api::Direction::Outgoing => ("to  ", m.to_names.join(", ")),
-            hark_node::api::Direction::Incoming => ("from", m.from_name.clone()),
-        };
-        let state = serde_json::to_value(m.state).ok();
-        let state = state.as_ref().and_then(|s| s.as_str()).unwrap_or("?");
-        let secs = m.duration_ms as f64 / 1000.0;
-        println!("{}  {arrow} {who:<16} {secs:>6.1} s  {state}", m.id);
-    }
+    messages.iter().map(inbox_line).collect()
+}
+
+fn inbox_line(m: &MessageSummary) -> String {
+    let (arrow, who) = match m.direction {
+        _ if m.channel.is_some() => (
+            "in  ",
+            format!("#{}", m.channel.clone().unwrap_or_default()),
+        ),
+        hark_node::api::Direction::Outgoing => ("to  ", m.to_names.join(", ")),
+        hark_node::api::Direction::Incoming => ("from", m.from_name.clone()),
+    };
+    let state = serde_json::to_value(m.state).ok();
+    let state = state.as_ref().and_then(|s| s.as_str()).unwrap_or("?");
+    let secs = m.duration_ms as f64 / 1000.0;
+    format!("{}  {arrow} {who:<16} {secs:>6.1} s  {state}", m.id)
 }

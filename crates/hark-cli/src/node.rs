@@ -30,8 +30,9 @@ pub(crate) struct Args {
     /// buffer, loss concealment), to DIR/<message id>.wav.
     #[arg(long, value_name = "DIR")]
     live_out: Option<PathBuf>,
-    /// Set the display name others see.
-    #[arg(long)]
+    /// Set the display name others see (1 to 64 characters, no control
+    /// characters; surrounding spaces are dropped).
+    #[arg(long, value_parser = display_name)]
     name: Option<String>,
     /// Opus bitrate for new messages, bits per second.
     #[arg(long, default_value_t = hark_node::DEFAULT_BITRATE,
@@ -42,6 +43,13 @@ pub(crate) struct Args {
     /// other frame 20 ms later and listeners buffer more).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     live_batch: u8,
+}
+
+/// `--name`, checked as a rename is, so a bad name is a usage error.
+fn display_name(name: &str) -> Result<String, String> {
+    hark_node::validate_display_name(name)
+        .map(str::to_string)
+        .map_err(|e| e.to_string())
 }
 
 pub(crate) async fn run(data_dir: PathBuf, args: Args) -> ExitCode {
@@ -55,7 +63,7 @@ pub(crate) async fn run(data_dir: PathBuf, args: Args) -> ExitCode {
         config.carry = hark_node::CarryPolicy::MAILBOX;
     }
     config.mdns = !args.no_mdns;
-    config.display_name = args.name.map(|n| n.trim().to_string());
+    config.display_name = args.name;
     config.bitrate = args.bitrate;
     config.live_frames_per_write = args.live_batch;
     config.playout = args.live_out.map(hark_node::playout::Sink::Files);

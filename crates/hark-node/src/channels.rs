@@ -9,6 +9,7 @@ use hark_proto::envelope::{
 use hark_store::ChannelRecord;
 use libp2p::PeerId;
 
+use crate::api::{self, ErrorKind};
 use crate::handle::Shared;
 
 /// Why a message could not be opened here.
@@ -92,13 +93,48 @@ pub(crate) fn learn_members(shared: &Shared, peer: &PeerId, tags: &[[u8; 32]]) {
     }
 }
 
-/// Finds one of our channels by name (case-insensitive) or hex id.
-pub(crate) fn find(shared: &Shared, name: &str) -> Option<ChannelRecord> {
-    let wanted = name.trim().trim_start_matches('#');
-    let channels = shared.store.channels().ok()?;
-    channels
+/// Finds one of our channels by hex id or by name (one leading `#`
+/// ignored, letters compared without case). No match is an error of
+/// kind `missing`; two channels of that name are ambiguous.
+pub(crate) fn find(
+    shared: &Shared,
+    name: &str,
+    missing: ErrorKind,
+) -> Result<ChannelRecord, api::Error> {
+    let wanted = name.trim();
+    let wanted = wanted.strip_prefix('#').unwrap_or(wanted);
+    let channels = shared.store.channels().map_err(crate::handle::storage)?;
+    if let Some(record) = channels.iter().find(|c| c.channel.id_hex() == wanted) {
+        return Ok(record.clone());
+    }
+
+    let mut matches: Vec<ChannelRecord> = channels
         .into_iter()
-        .find(|c| c.channel.id_hex() == wanted || c.channel.name.eq_ignore_ascii_case(wanted))
+        .filter(|c| same_name(&c.channel.name, wanted))
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.remove(0)),
+        0 => Err(api::Error::new(
+            missing,
+            format!("not in a channel called '{wanted}'"),
+        )),
+        n => {
+            let ids: Vec<String> = matches.iter().map(|c| c.channel.id_hex()).collect();
+            Err(api::Error::new(
+                ErrorKind::AmbiguousRecipient,
+                format!(
+                    "{n} channels are called '{wanted}'; use one of their ids: {}",
+                    ids.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// Whether two names are the same for a person typing them: equal after
+/// Unicode lower-casing (so `ÇAROL` finds `çarol`, not only ASCII).
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
 }
 
 /// The summary the API shows for a channel.

@@ -448,9 +448,19 @@ impl NodeHandle {
     }
 
     /// Makes a new channel and joins it; share its invite code.
+    /// A name already used by one of our channels is refused: `#name`
+    /// would otherwise pick one of the two without saying which.
     pub async fn create_channel(&self, name: String) -> Result<api::ChannelInfo, api::Error> {
         let channel = hark_proto::channel::Channel::create(&name)
             .map_err(|e| api::Error::new(ErrorKind::BadInvite, e.to_string()))?;
+        let ours = self.shared.store.channels().map_err(storage)?;
+        if ours
+            .iter()
+            .any(|c| crate::channels::same_name(&c.channel.name, &channel.name))
+        {
+            let taken = format!("you are already in a channel called '{}'", channel.name);
+            return Err(api::Error::new(ErrorKind::BadRequest, taken));
+        }
         self.join(channel).await
     }
 
@@ -505,12 +515,7 @@ impl NodeHandle {
     }
 
     fn channel_named(&self, name: &str) -> Result<hark_store::ChannelRecord, api::Error> {
-        crate::channels::find(&self.shared, name).ok_or_else(|| {
-            api::Error::new(
-                ErrorKind::NotFound,
-                format!("not in a channel called '{name}'"),
-            )
-        })
+        crate::channels::find(&self.shared, name, ErrorKind::NotFound)
     }
 
     /// Live events: peers coming and going, messages stored or changing
@@ -541,12 +546,7 @@ impl NodeHandle {
                 let msg = "send to one channel, or to people, not both";
                 return Err(api::Error::new(ErrorKind::BadRequest, msg));
             }
-            let record = crate::channels::find(&self.shared, name).ok_or_else(|| {
-                api::Error::new(
-                    ErrorKind::UnknownRecipient,
-                    format!("not in a channel called '{name}'"),
-                )
-            })?;
+            let record = crate::channels::find(&self.shared, name, ErrorKind::UnknownRecipient)?;
             let members = self
                 .shared
                 .store
@@ -565,7 +565,15 @@ impl NodeHandle {
             .filter_map(|(_, c)| c.profile.verify().ok())
             .map(|(public, profile)| (public, profile.display_name))
             .collect();
-        to.iter().map(|name| pick(&known, name)).collect()
+        let mut picked: Vec<PublicIdentity> = Vec::with_capacity(to.len());
+        for name in to {
+            let public = pick(&known, name)?;
+            // `--to Bob --to bob` names one person once.
+            if !picked.iter().any(|p| p.peer_id == public.peer_id) {
+                picked.push(public);
+            }
+        }
+        Ok(picked)
     }
 
     async fn ask<T>(
@@ -592,7 +600,7 @@ fn pick(known: &[(PublicIdentity, String)], name: &str) -> Result<PublicIdentity
 
     let matches: Vec<&PublicIdentity> = known
         .iter()
-        .filter(|(_, n)| n.eq_ignore_ascii_case(wanted))
+        .filter(|(_, n)| crate::channels::same_name(n, wanted))
         .map(|(p, _)| p)
         .collect();
     match matches.as_slice() {
@@ -604,8 +612,13 @@ fn pick(known: &[(PublicIdentity, String)], name: &str) -> Result<PublicIdentity
         _ => Err(api::Error::new(
             ErrorKind::AmbiguousRecipient,
             format!(
-                "{} peers are called '{wanted}'; use a peer id",
-                matches.len()
+                "{} peers are called '{wanted}'; use one of their ids: {}",
+                matches.len(),
+                matches
+                    .iter()
+                    .map(|p| p.peer_id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
     }
@@ -630,7 +643,7 @@ mod tests {
     use super::*;
 
     fn known() -> Vec<(PublicIdentity, String)> {
-        ["Bob", "Carol", "carol"]
+        ["Bob", "Carol", "carol", "Çarol 🎤"]
             .iter()
             .map(|n| (Identity::generate().public(), n.to_string()))
             .collect()
@@ -643,6 +656,10 @@ mod tests {
         let bob = &known[0].0;
         assert_eq!(pick(&known, &bob.peer_id.to_string())?.peer_id, bob.peer_id);
         assert_eq!(pick(&known, " BOB ")?.peer_id, bob.peer_id);
+
+        // Case is ignored beyond ASCII too.
+        let cedilla = &known[3].0;
+        assert_eq!(pick(&known, "çAROL 🎤")?.peer_id, cedilla.peer_id);
         Ok(())
     }
 
@@ -654,9 +671,14 @@ mod tests {
             pick(&known, "dave").err().map(|e| e.kind),
             Some(ErrorKind::UnknownRecipient)
         );
+        let ambiguous = pick(&known, "CAROL").err();
         assert_eq!(
-            pick(&known, "CAROL").err().map(|e| e.kind),
+            ambiguous.as_ref().map(|e| e.kind),
             Some(ErrorKind::AmbiguousRecipient)
         );
+        // The error lists the ids to choose from.
+        let text = ambiguous.map(|e| e.message).unwrap_or_default();
+        assert!(text.contains(&known[1].0.peer_id.to_string()), "{text}");
+        assert!(text.contains(&known[2].0.peer_id.to_string()), "{text}");
     }
 }

@@ -54,6 +54,7 @@ pub use config::{CarryPolicy, Config, DEFAULT_BITRATE};
 pub use data_dir::socket_path;
 pub use handle::NodeHandle;
 pub use hark_proto::ids::MessageId;
+pub use hark_proto::profile::validate_display_name;
 pub use media::MAX_WAVEFORM_BUCKETS;
 pub use record::{LivePcm, Recorded, Recording};
 
@@ -105,6 +106,10 @@ pub enum StartError {
     /// The swarm could not be built or could not listen.
     #[error("network: {0}")]
     Network(String),
+    /// The display name given to start with is empty, too long or has
+    /// control characters.
+    #[error(transparent)]
+    DisplayName(#[from] hark_proto::profile::ProfileError),
     /// The control socket could not be opened.
     #[error("cannot open control socket {}: {source}", path.display())]
     Control {
@@ -134,10 +139,16 @@ const COMMAND_BUFFER: usize = 64;
 /// Starts a node: locks the data dir, loads the identity and store, starts
 /// listening and dialing, and serves the control socket.
 pub async fn start(config: Config) -> Result<Node, StartError> {
+    // The same rule as a rename: a name peers would refuse is never stored.
+    let name = config
+        .display_name
+        .as_deref()
+        .map(hark_proto::profile::validate_display_name)
+        .transpose()?;
     let dir = data_dir::DataDir::lock(&config.data_dir)?;
     let identity = Arc::new(dir.identity()?);
     let store = hark_store::Store::open(&dir.store_path())?;
-    if let Some(name) = &config.display_name {
+    if let Some(name) = name {
         store.set_display_name(name)?;
     }
 

@@ -48,7 +48,7 @@ pub enum InviteError {
     #[error("the invite is damaged or from a newer Hark")]
     Malformed,
     /// The channel name is empty, too long or has control characters.
-    #[error("a channel name has 1 to 64 characters and no control characters")]
+    #[error("a channel name has 1 to 64 characters, no control characters and no leading '#'")]
     BadName,
 }
 
@@ -84,9 +84,18 @@ impl Channel {
         format!("{INVITE_PREFIX}{code}")
     }
 
-    /// Reads an invite code (surrounding spaces and case do not matter).
-    pub fn from_invite(code: &str) -> Result<Channel, InviteError> {
-        let code = code.trim();
+    /// Reads an invite code. Case does not matter, and the code may sit
+    /// among other words (a pasted line such as `#Team  hark-channel:…`):
+    /// the first word that starts with [`INVITE_PREFIX`] is taken.
+    pub fn from_invite(text: &str) -> Result<Channel, InviteError> {
+        let has_prefix = |w: &&str| {
+            w.get(..INVITE_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(INVITE_PREFIX))
+        };
+        let code = text
+            .split_whitespace()
+            .find(has_prefix)
+            .unwrap_or(text.trim());
         let body = code
             .get(..INVITE_PREFIX.len())
             .filter(|p| p.eq_ignore_ascii_case(INVITE_PREFIX))
@@ -132,6 +141,11 @@ fn check_name(name: &str) -> Result<String, InviteError> {
     if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(InviteError::BadName);
     }
+    // `--to '#name'` names a channel; a name that itself began with '#'
+    // could never be reached that way.
+    if name.starts_with('#') {
+        return Err(InviteError::BadName);
+    }
     Ok(name.to_string())
 }
 
@@ -160,6 +174,11 @@ mod tests {
         let cut = &code[..code.len() - 10];
         assert!(Channel::from_invite(cut).is_err());
         assert_eq!(Channel::create("\u{7}bell"), Err(InviteError::BadName));
+        assert_eq!(Channel::create("#Hash"), Err(InviteError::BadName));
+
+        // A whole pasted line works: the code is found among the words.
+        let line = format!("#Team Radio  {code}");
+        assert_eq!(Channel::from_invite(&line)?, channel);
         Ok(())
     }
 
