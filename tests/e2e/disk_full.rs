@@ -72,7 +72,9 @@ fn sending_on_a_full_disk_fails_clearly_and_acknowledges_nothing_unstored() -> R
         "unclear error: {stderr}"
     );
     ensure!(out.stdout.is_empty(), "a failed send printed an id");
-    ensure!(a.json(&["whoami"]).is_ok(), "node stopped answering");
+    if let Err(e) = a.json(&["whoami"]) {
+        anyhow::bail!("node stopped answering: {e:#}; log: {}", a.log());
+    }
     ensure!(!ids.is_empty(), "not even one message fitted");
 
     // Known shortcoming (hark-store/outgoing): until the restart the failed

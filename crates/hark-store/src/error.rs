@@ -24,6 +24,17 @@ pub enum OpenError {
         /// Newest version this build reads.
         supported: u32,
     },
+    /// An older schema could not be brought up to date. The old data is
+    /// left as it was (the version is stamped only after the copy is on
+    /// disk); retrying may help if the cause was the disk.
+    #[error("cannot update the store in {path} to this Hark's format: {source}")]
+    Migrate {
+        /// The database directory.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// The database could not be read or created. Retrying may help if the
     /// cause was transient (disk full, permissions fixed).
     #[error("cannot open the store in {path}: {source}")]

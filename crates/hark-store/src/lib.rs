@@ -7,7 +7,8 @@
 //! - [`error`] holds [`OpenError`] and [`Error`].
 //!
 //! Trees: `meta` (schema version, settings), `messages` (id -> record),
-//! `frames` (id ‖ index -> sealed frame), `delivery` (id ‖ peer -> state),
+//! `frame_groups` (id ‖ group -> up to 50 sealed frames, see `groups.rs`),
+//! `delivery` (id ‖ peer -> state),
 //! `pending` (peer ‖ id -> ()), an index of what each peer still lacks,
 //! `receipts` (id ‖ recipient ‖ kind -> verified receipt), `receipt_keys`
 //! (reconciliation key -> receipts key), `contacts` (peer -> signed
@@ -24,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod groups;
 pub mod record;
 mod store;
 

@@ -9,6 +9,7 @@ use libp2p_identity::PeerId;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
+use crate::groups::{self, group_key, group_of};
 use crate::record::{decode, encode};
 use crate::{
     ChannelRecord, Contact, Delivery, Direction, Error, MessageRecord, OpenError, StoredReceipt,
@@ -16,7 +17,13 @@ use crate::{
 
 /// The schema this build writes and reads. Bump it, and add a migration in
 /// [`Store::migrate`], whenever a stored type changes shape.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 1: one `frames` key per frame. 2: frames in groups of 50 in
+/// `frame_groups` (see `groups.rs`).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Version 1's tree of single frames, read once by the migration.
+const V1_FRAMES: &str = "frames";
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const DISPLAY_NAME_KEY: &[u8] = b"display_name";
@@ -29,6 +36,7 @@ pub struct Store {
     files: Arc<Files>,
     meta: sled::Tree,
     messages: sled::Tree,
+    /// Frame groups: id ‖ group -> up to 50 frames.
     frames: sled::Tree,
     delivery: sled::Tree,
     pending: sled::Tree,
@@ -71,7 +79,7 @@ impl Store {
             files: Arc::new(files),
             meta: tree("meta")?,
             messages: tree("messages")?,
-            frames: tree("frames")?,
+            frames: tree("frame_groups")?,
             delivery: tree("delivery")?,
             pending: tree("pending")?,
             receipts: tree("receipts")?,
@@ -97,19 +105,75 @@ impl Store {
 
         match found.map(u32::from_be_bytes) {
             // A new database: stamp it.
-            None => {
-                let v = SCHEMA_VERSION.to_be_bytes();
-                self.meta.insert(SCHEMA_KEY, &v).map_err(db_err)?;
-                Ok(())
-            }
+            None => self.stamp().map_err(db_err),
             Some(v) if v > SCHEMA_VERSION => Err(OpenError::NewerSchema {
                 path: dir.to_path_buf(),
                 found: v,
                 supported: SCHEMA_VERSION,
             }),
-            // Version 1 is the first schema: nothing to migrate yet.
-            Some(_) => Ok(()),
+            Some(1) => self.group_v1_frames().map_err(|e| OpenError::Migrate {
+                path: dir.to_path_buf(),
+                source: Box::new(e),
+            }),
+            Some(_) => self.drop_v1_frames().map_err(db_err),
         }
+    }
+
+    fn stamp(&self) -> Result<(), sled::Error> {
+        let v = SCHEMA_VERSION.to_be_bytes();
+        self.meta.insert(SCHEMA_KEY, &v)?;
+        Ok(())
+    }
+
+    /// Version 1 to 2: copies every single-frame key into its group, stamps
+    /// version 2 once that is on disk, then drops the old tree. A crash
+    /// before the stamp redoes the copy (it overwrites with the same
+    /// groups); a crash after it leaves only the old tree to drop.
+    fn group_v1_frames(&self) -> Result<(), Error> {
+        let old = self.db.open_tree(V1_FRAMES)?;
+        let mut run: Vec<SealedFrame> = Vec::new();
+        let mut run_key: Option<Vec<u8>> = None;
+        for item in old.iter() {
+            let (key, value) = item?;
+            let Ok(id) = <[u8; 16]>::try_from(&key[..key.len().min(16)]) else {
+                continue;
+            };
+            let frame: SealedFrame = decode(&value, "frame")?;
+            let key = group_key(&MessageId(id), group_of(frame.index));
+            if run_key.as_ref() != Some(&key) {
+                self.put_group(run_key.take(), &mut run)?;
+                run_key = Some(key);
+            }
+            run.push(frame);
+        }
+        self.put_group(run_key, &mut run)?;
+
+        self.flush_blocking()?;
+        self.stamp()?;
+        self.flush_blocking()?;
+        self.drop_v1_frames()?;
+        Ok(())
+    }
+
+    /// Writes one migrated group and empties `run`.
+    fn put_group(&self, key: Option<Vec<u8>>, run: &mut Vec<SealedFrame>) -> Result<(), Error> {
+        if let Some(key) = key {
+            self.frames.insert(key, groups::encode_group(run)?)?;
+        }
+        run.clear();
+        Ok(())
+    }
+
+    fn drop_v1_frames(&self) -> Result<(), sled::Error> {
+        if self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n == V1_FRAMES.as_bytes())
+        {
+            self.db.drop_tree(V1_FRAMES)?;
+        }
+        Ok(())
     }
 
     /// Writes everything changed so far to disk and syncs it: returns once
@@ -134,14 +198,8 @@ impl Store {
     /// `pending_for` (outgoing messages: every recipient but this node).
     /// All or nothing. Returns `false`, changing nothing, if a message with
     /// this id is already stored: a message is kept exactly once.
-    ///
-    /// Slow for long messages: every frame is its own key in the
-    /// transaction, about 14 ms for a 30 s message against 0.7 ms for the
-    /// same frames as one value (`benches/insert.rs`), and it is most of
-    /// what a peer catching up spends. Grouping frames needs a new schema
-    /// version, and groups kept well under sled's blob threshold (a log item
-    /// over a quarter of its 512 KiB segment goes to a blob file). Until
-    /// then catch-up runs at about 40 such messages a second.
+    /// Frames go in groups of 50 (one key per second of audio), which keeps
+    /// the transaction small even for a thirty-minute message.
     pub fn insert_message(
         &self,
         id: &MessageId,
@@ -150,9 +208,9 @@ impl Store {
         pending_for: &[PeerId],
     ) -> Result<bool, Error> {
         let record_bytes = encode(record, "message")?;
-        let frame_bytes = frames
-            .iter()
-            .map(|f| Ok((frame_key(id, f.index), encode(f, "frame")?)))
+        let frame_bytes = groups::split(frames)
+            .into_iter()
+            .map(|(group, run)| Ok((group_key(id, group), groups::encode_group(&run)?)))
             .collect::<Result<Vec<_>, Error>>()?;
 
         let trees = (&self.messages, &self.frames, &self.delivery, &self.pending);
@@ -186,31 +244,39 @@ impl Store {
     }
 
     /// Adds frames to a message (a frame stored already is overwritten with
-    /// the same bytes; callers check frames before storing them).
+    /// the same bytes; callers check frames before storing them). Each
+    /// group is updated atomically, so frames of one group stored at once
+    /// from two tasks (a live stream and a repair) are both kept.
     pub fn put_frames(&self, id: &MessageId, frames: &[SealedFrame]) -> Result<(), Error> {
-        let mut batch = sled::Batch::default();
-        for frame in frames {
-            batch.insert(frame_key(id, frame.index), encode(frame, "frame")?);
+        for (group, run) in groups::split(frames) {
+            self.merge_group(&group_key(id, group), &run)?;
         }
-        self.frames.apply_batch(batch)?;
         Ok(())
+    }
+
+    fn merge_group(&self, key: &[u8], run: &[SealedFrame]) -> Result<(), Error> {
+        loop {
+            let stored = self.frames.get(key)?;
+            let merged = groups::merge(stored.as_deref(), run)?;
+            let swapped = self.frames.compare_and_swap(key, stored, Some(merged))?;
+            if swapped.is_ok() {
+                return Ok(());
+            }
+        }
     }
 
     /// Indices below `count` with no frame stored, in order.
     pub fn missing_frames(&self, id: &MessageId, count: u32) -> Result<Vec<u32>, Error> {
         let mut missing = Vec::new();
         let mut expected = 0u32;
-        for key in self.frames.scan_prefix(id.0).keys() {
-            let key = key?;
-            let Ok(index) = <[u8; 4]>::try_from(&key[16..]) else {
-                continue;
-            };
-            let index = u32::from_be_bytes(index);
-            if index >= count {
-                break;
+        for value in self.frames.scan_prefix(id.0).values() {
+            for frame in groups::decode_group(&value?)? {
+                if frame.index >= count {
+                    break;
+                }
+                missing.extend(expected..frame.index);
+                expected = frame.index + 1;
             }
-            missing.extend(expected..index);
-            expected = index + 1;
         }
         missing.extend(expected..count);
         Ok(missing)
@@ -249,11 +315,16 @@ impl Store {
 
     /// Up to `max` sealed frames of a message, from index `start` on.
     pub fn frames(&self, id: &MessageId, start: u32, max: u32) -> Result<Vec<SealedFrame>, Error> {
-        let range = frame_key(id, start)..frame_key(id, start.saturating_add(max));
+        let end = start.saturating_add(max);
+        if end == start {
+            return Ok(Vec::new());
+        }
+        let range = group_key(id, group_of(start))..=group_key(id, group_of(end - 1));
         let mut out = Vec::new();
         for item in self.frames.range(range) {
             let (_, value) = item?;
-            out.push(decode(&value, "frame")?);
+            let run = groups::decode_group(&value)?;
+            out.extend(run.into_iter().filter(|f| (start..end).contains(&f.index)));
         }
         Ok(out)
     }
@@ -574,6 +645,11 @@ impl Files {
     }
 }
 
+/// sled's page cache. Its default is 1 GiB, far more than a messenger
+/// needs hot: what is read again is mostly recent messages, and a voice
+/// message is fetched from disk once per play or export.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Opens the sled database, waiting (bounded) while its lock is held.
 /// Another process holding it for longer is reported as
 /// [`OpenError::Locked`]; the data dir's own lock file normally says so
@@ -582,7 +658,11 @@ impl Files {
 fn open_db(dir: &Path) -> Result<sled::Db, OpenError> {
     let started = std::time::Instant::now();
     loop {
-        match sled::open(dir).map_err(|source| classify_open_error(dir, source)) {
+        let config = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES);
+        match config
+            .open()
+            .map_err(|source| classify_open_error(dir, source))
+        {
             Err(OpenError::Locked { .. }) if started.elapsed() < LOCK_WAIT => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
@@ -624,14 +704,6 @@ fn put_delivery(
     let bytes = encode(state, "delivery").map_err(abort)?;
     tree.insert(delivery_key(id, peer), bytes)?;
     Ok(())
-}
-
-/// Frames sort by message, then by index (big-endian so byte order is
-/// numeric order).
-fn frame_key(id: &MessageId, index: u32) -> Vec<u8> {
-    let mut key = id.0.to_vec();
-    key.extend_from_slice(&index.to_be_bytes());
-    key
 }
 
 /// Receipts sort by message, then signer, then kind.
