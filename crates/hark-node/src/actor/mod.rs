@@ -137,6 +137,24 @@ pub(crate) struct SwarmActor {
     carry: CarryPolicy,
 }
 
+/// Fails if a pinned TCP port (`/ip4/…/tcp/4001`) cannot be had. libp2p
+/// binds its TCP listeners with SO_REUSEPORT, so a second node on a port
+/// already in use would start without complaint and the kernel would share
+/// incoming connections between the two. A plain bind, dropped at once,
+/// tells first (and names the reason, such as an address not on this host).
+fn probe_tcp_port(addr: &Multiaddr) -> std::io::Result<()> {
+    let mut parts = addr.iter();
+    let ip: std::net::IpAddr = match parts.next() {
+        Some(Protocol::Ip4(ip)) => ip.into(),
+        Some(Protocol::Ip6(ip)) => ip.into(),
+        _ => return Ok(()),
+    };
+    match parts.next() {
+        Some(Protocol::Tcp(port)) if port != 0 => std::net::TcpListener::bind((ip, port)).map(drop),
+        _ => Ok(()),
+    }
+}
+
 impl SwarmActor {
     /// Starts listening and prepares the actor; [`SwarmActor::run`] drives it.
     pub(crate) fn new(
@@ -146,9 +164,11 @@ impl SwarmActor {
         config: &Config,
     ) -> Result<SwarmActor, StartError> {
         for addr in &config.listen {
-            swarm
-                .listen_on(addr.clone())
-                .map_err(|e| StartError::Network(format!("cannot listen on {addr}: {e}")))?;
+            let failed = |e: &dyn std::fmt::Display| {
+                StartError::Network(format!("cannot listen on {addr}: {e}"))
+            };
+            probe_tcp_port(addr).map_err(|e| failed(&e))?;
+            swarm.listen_on(addr.clone()).map_err(|e| failed(&e))?;
         }
         let profile = SignedProfile::sign(&shared.identity, &shared.display_name(), now_ms());
         let (internal_tx, internal_rx) = mpsc::channel(MAX_FETCHES * 2);
