@@ -56,12 +56,12 @@ enum Command {
         live: bool,
         /// With --live: leave out this share of frames (0 to 1) from the
         /// live streams, to see recipients repair what they missed.
-        #[arg(long, default_value_t = 0.0, requires = "live")]
+        #[arg(long, default_value_t = 0.0, requires = "live", value_parser = share)]
         drop_frames: f32,
         /// With --live: give up this many seconds into the file, as Esc
         /// does in the window; listeners stop hearing it and drop it, and
         /// it is removed here. The id is still printed.
-        #[arg(long, value_name = "SECONDS", requires = "live")]
+        #[arg(long, value_name = "SECONDS", requires = "live", value_parser = seconds)]
         cancel_after: Option<f64>,
         /// The audio file.
         file: PathBuf,
@@ -72,8 +72,8 @@ enum Command {
         /// Recipient: a peer id or display name (repeatable), or #channel.
         #[arg(long, required = true)]
         to: Vec<String>,
-        /// How long to record.
-        #[arg(long, default_value_t = 10.0)]
+        /// How long to record (up to 1800).
+        #[arg(long, default_value_t = 10.0, value_parser = recording_seconds)]
         seconds: f64,
         /// Input device name [default: the system's default input].
         #[arg(long)]
@@ -126,6 +126,32 @@ pub(crate) enum ChannelCommand {
     },
     /// List the channels this node is in.
     List(client::ListArgs),
+}
+
+/// `--drop-frames`: a share from 0 to 1.
+fn share(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a share from 0 to 1")),
+    }
+}
+
+/// `--cancel-after`: a finite number of seconds, 0 or more.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds")),
+    }
+}
+
+/// `record --seconds`: more than 0, at most the 30-minute message limit.
+fn recording_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1800.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a recording length from 0 to 1800 seconds"
+        )),
+    }
 }
 
 /// Multiaddr parsing for clap.

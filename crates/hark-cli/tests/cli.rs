@@ -39,3 +39,32 @@ fn bad_multiaddr_is_a_usage_error() -> Result<(), Box<dyn std::error::Error>> {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not-an-address"));
     Ok(())
 }
+
+// Numbers out of range (or not numbers at all: NaN, infinity) are usage
+// errors naming the value, before any node is asked.
+#[test]
+fn out_of_range_numbers_are_usage_errors() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let live = ["send", "--live", "--to", "x", "f.wav"];
+    let record = ["record", "--to", "x"];
+    let cases = [
+        (&live[..], "--drop-frames", "nan"),
+        (&live[..], "--drop-frames", "1.5"),
+        (&live[..], "--cancel-after", "inf"),
+        (&record[..], "--seconds", "0"),
+        (&record[..], "--seconds", "-1"),
+        (&record[..], "--seconds", "1e9"),
+    ];
+    for (command, flag, value) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(command)
+            .arg(format!("{flag}={value}"))
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(value), "{flag} {value}: {stderr}");
+    }
+    Ok(())
+}

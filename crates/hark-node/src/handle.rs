@@ -536,7 +536,7 @@ impl NodeHandle {
 
     /// Whom `to` names: one channel (`#name`), or people (peer ids or
     /// display names).
-    fn resolve(&self, to: &[String]) -> Result<Target, api::Error> {
+    pub(crate) fn resolve(&self, to: &[String]) -> Result<Target, api::Error> {
         if to.is_empty() {
             return Err(api::Error::new(ErrorKind::BadRequest, "no recipient given"));
         }

@@ -65,13 +65,16 @@ impl Recording {
 
 impl NodeHandle {
     /// Starts recording from input `device` (`None`: the default) as a live
-    /// message to `to`. Fails at once, with nothing sent, if the device
-    /// cannot be opened.
+    /// message to `to`. Fails at once, with nothing sent, if a recipient
+    /// is unknown or the device cannot be opened.
     pub async fn start_recording(
         &self,
         to: Vec<String>,
         device: Option<String>,
     ) -> Result<Recording, api::Error> {
+        // A wrong recipient is said before the microphone is touched.
+        self.resolve(&to)?;
+
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, mut rx) = mpsc::channel(HANDOFF);
         let flag = stop.clone();
