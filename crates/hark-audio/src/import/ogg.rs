@@ -217,7 +217,7 @@ impl Stream {
             End::Unmarked => warnings.push(format!(
                 "the ogg stream ends without its end-of-stream mark and may be cut short; imported {seconds:.2} s"
             )),
-            End::Cut => warnings.push(format!("the file is cut short; imported the first {seconds:.2} s")),
+            End::Cut => warnings.push(format!("the file is cut short after {seconds:.2} s")),
         }
         if self.foreign_packets > 0 {
             warnings.push(format!(

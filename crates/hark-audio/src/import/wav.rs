@@ -30,10 +30,18 @@ const STREAMING_SIZE: u32 = u32::MAX;
 /// The fixed fields of the `fmt ` chunk that the checks need.
 #[derive(Debug, Clone, Copy)]
 struct Fmt {
+    format_tag: u16,
     channels: u16,
     rate: u32,
     block_align: u16,
+    bits: u16,
 }
+
+/// Format tags whose sample frame is exactly `channels` samples of whole
+/// bytes: integer PCM, IEEE float, A-law, mu-law and the extensible header
+/// (which carries one of those). Compressed formats such as ADPCM use
+/// `block_align` for their own block size.
+const PLAIN_SAMPLE_TAGS: [u16; 5] = [1, 3, 6, 7, 0xFFFE];
 
 /// What the chunk walk learns before any sample is decoded.
 #[derive(Debug, Clone, Copy)]
@@ -128,9 +136,11 @@ fn read_fmt<R: Read>(input: &mut R, size: u32) -> Result<Fmt, ImportError> {
     input.read_exact(&mut raw)?;
 
     let fmt = Fmt {
+        format_tag: u16::from_le_bytes([raw[0], raw[1]]),
         channels: u16::from_le_bytes([raw[2], raw[3]]),
         rate: u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]),
         block_align: u16::from_le_bytes([raw[12], raw[13]]),
+        bits: u16::from_le_bytes([raw[14], raw[15]]),
     };
     fmt.check()?;
     Ok(fmt)
@@ -149,6 +159,15 @@ impl Fmt {
             return Err(ImportError::Corrupt(
                 "fmt chunk says a sample frame is 0 bytes".into(),
             ));
+        }
+        // A frame size that disagrees with the channels and sample size
+        // would make every length computed from it wrong.
+        let expected = u32::from(self.channels) * u32::from(self.bits.div_ceil(8));
+        if PLAIN_SAMPLE_TAGS.contains(&self.format_tag) && u32::from(self.block_align) != expected {
+            return Err(ImportError::Corrupt(format!(
+                "fmt chunk says a sample frame is {} bytes, but {} channels of {}-bit samples make {expected}",
+                self.block_align, self.channels, self.bits
+            )));
         }
         if !RATES.contains(&self.rate) {
             return Err(ImportError::Unsupported(format!(
@@ -343,5 +362,21 @@ mod tests {
             decode_bytes(bytes),
             Err(ImportError::TooLong { seconds: 1860 })
         ));
+    }
+
+    // A header whose frame size disagrees with its channels and sample
+    // size is refused, not decoded at the wrong length.
+    #[test]
+    fn lying_block_align_is_refused() {
+        let mut bytes = header(1, 8_000, 800);
+        bytes[32..34].copy_from_slice(&7u16.to_le_bytes());
+        bytes.resize(bytes.len() + 800, 0);
+        let error = decode_bytes(bytes).err().map(|e| e.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("sample frame is 7 bytes")),
+            "{error:?}"
+        );
     }
 }
