@@ -193,3 +193,44 @@ fn unusable_names_are_refused(a: &TestNode) -> Result<()> {
     ensure!(count == 1, "channels: {channels}");
     Ok(())
 }
+
+// A second node asked for a TCP port another node listens on stops at
+// once with the reason (libp2p's own listener would share the port).
+#[test]
+fn a_pinned_port_in_use_is_refused() -> Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let pinned = format!("/ip4/127.0.0.1/tcp/{port}");
+    let _a = TestNode::start_with("alice", &[], &["--listen", &pinned])?;
+
+    let dir = tempfile::tempdir()?;
+    let mut second = std::process::Command::new(hark_bin()?)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["node", "--no-mdns", "--listen", &pinned])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = second.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            second.kill()?;
+            anyhow::bail!("the second node kept running on a port in use");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = second.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr)?;
+    }
+    ensure!(!status.success(), "second node exited {status}");
+    ensure!(
+        stderr.contains("cannot listen on") && stderr.contains("in use"),
+        "unclear error: {stderr}"
+    );
+    Ok(())
+}
