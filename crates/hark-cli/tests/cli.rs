@@ -68,3 +68,22 @@ fn out_of_range_numbers_are_usage_errors() -> Result<(), Box<dyn std::error::Err
     }
     Ok(())
 }
+
+// A data dir that is a file is named as such, and the file is left alone.
+#[test]
+fn data_dir_that_is_a_file_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, b"keep me")?;
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .arg("--data-dir")
+        .arg(&file)
+        .args(["node", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        .output()?;
+
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a directory"), "{stderr}");
+    assert_eq!(std::fs::read(&file)?, b"keep me");
+    Ok(())
+}

@@ -32,6 +32,10 @@ impl DataDir {
             path: path.to_path_buf(),
             source,
         };
+        // create_dir_all on a file says only "File exists".
+        if path.exists() && !path.is_dir() {
+            return Err(io_err(std::io::ErrorKind::NotADirectory.into()));
+        }
         fs::create_dir_all(path).map_err(io_err)?;
         fs::set_permissions(path, Permissions::from_mode(0o700)).map_err(io_err)?;
 
