@@ -624,6 +624,13 @@ fn pick(known: &[(PublicIdentity, String)], name: &str) -> Result<PublicIdentity
     }
 }
 
+/// A store error as the UI sees it.
+///
+/// Known shortcoming: after a full disk, sled 0.34 fails every later
+/// write, and reads too once its flusher has failed, until the node
+/// restarts, even when space was freed meanwhile; so the message says to
+/// restart. Reopening the store in place would need every holder of it
+/// (actor, handle, desktop) to let go first.
 pub(crate) fn storage(e: hark_store::Error) -> api::Error {
     // The raw OS error says "StorageFull"; people need to know what to do.
     let text = e.to_string();
