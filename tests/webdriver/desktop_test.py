@@ -172,7 +172,26 @@ def alice_appears(session):
     say("Alice is listed under People nearby")
 
 
+def alice_knows_bea():
+    """Waits until Alice's node has Bea's new name: Bea may list Alice
+    before Alice has Bea's renamed profile, and `--to Bea` needs it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = subprocess.run(
+            [HARK, "peers", "--json", "--data-dir", ALICE_DIR],
+            capture_output=True,
+            text=True,
+        )
+        if listed.returncode == 0 and any(
+            p["display_name"] == "Bea" for p in json.loads(listed.stdout)
+        ):
+            return
+        time.sleep(0.2)
+    raise AssertionError("Alice never learnt the name Bea")
+
+
 def receive_and_play(session):
+    alice_knows_bea()
     subprocess.run(
         [HARK, "send", "--data-dir", ALICE_DIR, "--to", "Bea", SPEECH],
         check=True,
