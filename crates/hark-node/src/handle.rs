@@ -626,12 +626,18 @@ fn pick(known: &[(PublicIdentity, String)], name: &str) -> Result<PublicIdentity
 
 /// A store error as the UI sees it.
 ///
-/// Known shortcoming: after a full disk, sled 0.34 fails every later
-/// write, and reads too once its flusher has failed, until the node
-/// restarts, even when space was freed meanwhile; so the message says to
-/// restart. Reopening the store in place would need every holder of it
-/// (actor, handle, desktop) to let go first.
+/// The store refuses writes that would nearly fill the disk, and sled is
+/// then unharmed: freeing space is enough. Known shortcoming: a write that
+/// still meets a full disk (other programs filling it between the check
+/// and the write) leaves sled 0.34 failing every later write, and reads
+/// too once its flusher has failed, until the node restarts; so that
+/// message says to restart. Reopening the store in place would need every
+/// holder of it (actor, handle, desktop) to let go first.
 pub(crate) fn storage(e: hark_store::Error) -> api::Error {
+    if let hark_store::Error::DiskFull { .. } = e {
+        let full = "the disk is full: nothing was stored; free some space and try again";
+        return api::Error::new(ErrorKind::Storage, full);
+    }
     // The raw OS error says "StorageFull"; people need to know what to do.
     let text = e.to_string();
     if text.contains("No space left on device") {

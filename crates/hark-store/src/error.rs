@@ -65,6 +65,16 @@ pub enum Error {
         #[source]
         source: postcard::Error,
     },
+    /// The disk has too little room left for this write, which was not
+    /// made (see `ROOM_MARGIN` in store.rs). Retrying helps once space is
+    /// freed; the store itself is unharmed.
+    #[error("the disk is full: {free} bytes free, {needed} needed")]
+    DiskFull {
+        /// Bytes free for this user on the store's file system.
+        free: u64,
+        /// Bytes this write asked to keep free.
+        needed: u64,
+    },
     /// Syncing the written data to the disk failed (I/O error, disk full).
     /// What was written may not survive a power cut; retrying may help.
     #[error("store sync failed: {0}")]

@@ -208,6 +208,8 @@ impl Store {
         pending_for: &[PeerId],
     ) -> Result<bool, Error> {
         let record_bytes = encode(record, "message")?;
+        let size: usize = frames.iter().map(|f| f.ciphertext.len()).sum();
+        self.files.ensure_room((size + record_bytes.len()) as u64)?;
         let frame_bytes = groups::split(frames)
             .into_iter()
             .map(|(group, run)| Ok((group_key(id, group), groups::encode_group(&run)?)))
@@ -248,6 +250,8 @@ impl Store {
     /// group is updated atomically, so frames of one group stored at once
     /// from two tasks (a live stream and a repair) are both kept.
     pub fn put_frames(&self, id: &MessageId, frames: &[SealedFrame]) -> Result<(), Error> {
+        let size: usize = frames.iter().map(|f| f.ciphertext.len()).sum();
+        self.files.ensure_room(size as u64)?;
         for (group, run) in groups::split(frames) {
             self.merge_group(&group_key(id, group), &run)?;
         }
@@ -601,7 +605,29 @@ struct Files {
     log: std::fs::File,
 }
 
+/// Free space kept back from the store's writes, beyond twice the bytes
+/// being written: room for sled to open a new 512 KiB log segment and for
+/// the small writes (receipts, contacts) that follow.
+const ROOM_MARGIN: u64 = 1024 * 1024;
+
 impl Files {
+    /// Refuses a write of `bytes` that would leave less than
+    /// [`ROOM_MARGIN`] free on the store's disk. sled 0.34 fails for good
+    /// (every later write, and reads once its flusher has failed) after
+    /// one write meets a full disk, until the process restarts; refusing
+    /// here first keeps it working. A file system that cannot say how much
+    /// room it has is not checked.
+    fn ensure_room(&self, bytes: u64) -> Result<(), Error> {
+        let Ok(free) = fs4::available_space(&self.dir) else {
+            return Ok(());
+        };
+        let needed = ROOM_MARGIN + 2 * bytes;
+        if free < needed {
+            return Err(Error::DiskFull { free, needed });
+        }
+        Ok(())
+    }
+
     /// Opens the log and makes the directory's entries durable once, so a
     /// store created just before a power cut still has its files after it.
     fn open(dir: &Path) -> std::io::Result<Files> {
