@@ -191,6 +191,63 @@ fn sender_killed_right_after_send_delivers_after_restart() -> Result<()> {
     Ok(())
 }
 
+// A talker killed 3 s into a live message finishes it when it starts
+// again: the message ends with what reached its disk, the listener (who
+// heard those seconds live) ends with the same message, the two exports
+// are byte for byte equal, and the talker sees it delivered. Before, it
+// stayed "receiving" at the listener and unfinished at the talker for good.
+#[test]
+fn talker_killed_mid_live_message_finishes_it_after_restart() -> Result<()> {
+    let (dir_a, dir_b) = (tempdir("alice")?, tempdir("bob")?);
+    let b = Launch::local("bob").start(dir_b.path())?;
+    let launch_a = Launch {
+        peers: vec![b.addr.clone()],
+        ..Launch::local("alice")
+    };
+    let mut a = launch_a.start(dir_a.path())?;
+    a.await_peer(&b)?;
+
+    let speech = hark_e2e::fixture("audio/speech-48k-mono-s16.wav");
+    let mut talker = Command::new(hark_e2e::hark_bin()?)
+        .arg("--data-dir")
+        .arg(dir_a.path())
+        .args(["send", "--live", "--to", "bob"])
+        .arg(&speech)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut id = String::new();
+    hark_e2e::wait_until(DELIVERY, "bob receiving", || {
+        let lines = b.inbox_lines()?;
+        let receiving = lines.iter().find(|(_, l)| l.state == "receiving");
+        id = receiving.map(|(id, _)| id.clone()).unwrap_or_default();
+        Ok(!id.is_empty())
+    })?;
+    std::thread::sleep(Duration::from_secs(3));
+    a.kill()?;
+    talker.wait()?;
+
+    let a = launch_a.start(dir_a.path())?;
+    a.await_state(&id, "delivered", DELIVERY)?;
+    b.await_state(&id, "received", DELIVERY)?;
+    let ms = a.message(&id)?.context("gone at alice")?["duration_ms"].as_u64();
+    let ms = ms.unwrap_or_default();
+    ensure!((1_000..10_000).contains(&ms), "finished at {ms} ms");
+
+    let out = tempdir("exports")?;
+    let export = |node: &TestNode, name: &str| -> Result<Vec<u8>> {
+        let path = out.path().join(name);
+        let done = node.cli(&["export", &id, &path.to_string_lossy()])?;
+        ensure!(done.status.success(), "export at {name} failed");
+        Ok(std::fs::read(path)?)
+    };
+    ensure!(
+        export(&a, "a.wav")? == export(&b, "b.wav")?,
+        "the two copies differ"
+    );
+    Ok(())
+}
+
 // What a node acknowledges is synced to the disk, not only handed to the
 // OS: B, traced with strace while it receives three messages, calls
 // fdatasync on its store's log at least once for each. (sled's own flush

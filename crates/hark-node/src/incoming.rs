@@ -135,6 +135,20 @@ impl Fetch {
         u64::from(frame_count) * 100
     }
 
+    /// The whole message checked: signatures and frame list, and for our
+    /// own mail that every frame opens.
+    fn check(&self, shared: &Shared) -> Result<hark_proto::envelope::Trailer, FetchError> {
+        if self.carried {
+            let checked =
+                hark_proto::envelope::verify_message(&self.header, &self.frames, &self.trailer);
+            Ok(checked.map_err(FetchError::Open)?.1)
+        } else {
+            let opened =
+                crate::channels::open_message(shared, &self.header, &self.frames, &self.trailer);
+            Ok(opened.map_err(|e| FetchError::Channel(e.to_string()))?.1)
+        }
+    }
+
     /// Checks the whole message (signatures, frame list, and for our own
     /// mail that every frame opens) and stores it, flushed to disk.
     /// Blocking. Returns whether it was new.
@@ -152,15 +166,16 @@ impl Fetch {
             shared.store.put_frames(&self.id, &self.frames)?;
             self.frames = shared.store.frames(&self.id, 0, self.frame_count)?;
         }
-        let trailer = if self.carried {
-            let checked =
-                hark_proto::envelope::verify_message(&self.header, &self.frames, &self.trailer);
-            checked.map_err(FetchError::Open)?.1
-        } else {
-            let opened =
-                crate::channels::open_message(shared, &self.header, &self.frames, &self.trailer);
-            opened.map_err(|e| FetchError::Channel(e.to_string()))?.1
-        };
+        let checked = self.check(shared);
+        if checked.is_err() && self.partial {
+            // Our partial copy holds frames the finished message does not
+            // (a talker that stopped mid-message lost its last unflushed
+            // frames and finished without them): drop the copy, so the
+            // next offer fetches the message whole.
+            shared.store.delete_message(&self.id)?;
+            shared.store.flush_blocking()?;
+        }
+        let trailer = checked?;
         let direction = match self.carried {
             true => Direction::Carried,
             false => Direction::Incoming,

@@ -42,6 +42,7 @@ mod outgoing;
 pub mod playout;
 mod receipts;
 mod record;
+mod resume;
 mod sync;
 
 use std::path::PathBuf;
@@ -156,6 +157,10 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let swarm = behaviour::build_swarm(&identity, &config)?;
     let shared = Arc::new(handle::Shared::new(identity, store, events, &config, dir));
+    let finishing = shared.clone();
+    tokio::task::spawn_blocking(move || resume::finish_interrupted(&finishing))
+        .await
+        .map_err(|e| StartError::StoreIo(hark_store::Error::Sync(std::io::Error::other(e))))??;
 
     let mut control = swarm.behaviour().stream.new_control();
     let incoming = control

@@ -14,6 +14,32 @@ use super::{
 use crate::identity::Identity;
 use crate::ids::MessageId;
 use crate::suite;
+use zeroize::Zeroizing;
+
+/// The content key of a verified Direct message, from the wrap naming both
+/// `identity`'s PeerId and its current agreement key.
+pub(super) fn unwrap_own(
+    identity: &Identity,
+    decoded: &Header,
+) -> Result<Zeroizing<[u8; 32]>, EnvelopeError> {
+    let Audience::Direct(wraps) = &decoded.audience else {
+        return Err(EnvelopeError::AudienceMismatch);
+    };
+
+    let me = identity.peer_id();
+    let ours = identity.agreement_public();
+    let wrap = wraps
+        .iter()
+        .find(|w| w.recipient == me && w.recipient_key == ours)
+        .ok_or(EnvelopeError::NotARecipient)?;
+
+    let (info, aad) = wrap_context(&decoded.sender, &decoded.id);
+    let secret = identity.agreement_secret();
+    let key = suite::unwrap(secret, &wrap.encapped_key, &wrap.wrapped_key, &info, &aad)
+        .ok_or(EnvelopeError::Unwrap)?;
+    tracing::debug!(id = %decoded.id, "unwrapped content key");
+    Ok(key)
+}
 
 /// Decrypts the frames of one message.
 ///
@@ -42,23 +68,7 @@ impl Opener {
         header: &SignedHeader,
     ) -> Result<(Opener, Header), EnvelopeError> {
         let decoded = header.verify()?;
-        let Audience::Direct(wraps) = &decoded.audience else {
-            return Err(EnvelopeError::AudienceMismatch);
-        };
-
-        let me = identity.peer_id();
-        let ours = identity.agreement_public();
-        let wrap = wraps
-            .iter()
-            .find(|w| w.recipient == me && w.recipient_key == ours)
-            .ok_or(EnvelopeError::NotARecipient)?;
-
-        let (info, aad) = wrap_context(&decoded.sender, &decoded.id);
-        let secret = identity.agreement_secret();
-        let key = suite::unwrap(secret, &wrap.encapped_key, &wrap.wrapped_key, &info, &aad)
-            .ok_or(EnvelopeError::Unwrap)?;
-
-        tracing::debug!(id = %decoded.id, "unwrapped content key");
+        let key = unwrap_own(identity, &decoded)?;
         let opener = Opener::with_key(&decoded, header.hash(), &key);
         Ok((opener, decoded))
     }

@@ -9,6 +9,7 @@ use libp2p_identity::Keypair;
 use zeroize::Zeroizing;
 
 use super::check::{check_codec, check_sample_count};
+use super::open::unwrap_own;
 use super::{
     channel_content_key, frame_aad, frame_nonce, frames_hasher, wrap_context, Audience, Codec,
     EnvelopeError, Header, SealedFrame, SignedHeader, SignedTrailer, Trailer, Wrap, FORMAT_VERSION,
@@ -82,6 +83,70 @@ impl Sealer {
         tracing::debug!(%id, "sealing channel message");
         let audience = Audience::Channel { channel_id };
         Sealer::start(identity, id, &key, codec, created_at_ms, audience)
+    }
+
+    /// Takes up a message of ours that stopped part-way (the process ended
+    /// mid-recording) so that it can be finished: `frames` are what was
+    /// stored, from index 0 with no gap and no last frame, and each must
+    /// open under the message's key. The next frame sealed gets the next
+    /// index. `channel_key` is needed for a channel message.
+    ///
+    /// Errors: the header's own checks; [`EnvelopeError::Malformed`] if
+    /// the message is not `identity`'s; [`EnvelopeError::FrameOrder`] for
+    /// gaps or a last frame; [`EnvelopeError::FrameAuth`] for a frame that
+    /// does not open; [`EnvelopeError::AudienceMismatch`] for a channel
+    /// message without its key.
+    pub fn resume(
+        identity: &Identity,
+        header: &SignedHeader,
+        channel_key: Option<&[u8; 32]>,
+        frames: &[SealedFrame],
+    ) -> Result<Sealer, EnvelopeError> {
+        let decoded = header.verify()?;
+        if decoded.sender != identity.peer_id() {
+            return Err(EnvelopeError::Malformed("not a message of ours".into()));
+        }
+        let key = match (&decoded.audience, channel_key) {
+            (Audience::Direct(_), _) => unwrap_own(identity, &decoded)?,
+            (Audience::Channel { channel_id }, Some(k)) => {
+                channel_content_key(k, channel_id, &decoded.id)
+            }
+            (Audience::Channel { .. }, None) => return Err(EnvelopeError::AudienceMismatch),
+        };
+
+        let mut sealer = Sealer {
+            keypair: identity.keypair().clone(),
+            id: decoded.id,
+            header_hash: header.hash(),
+            codec: decoded.codec,
+            cipher: XChaCha20Poly1305::new((&*key).into()),
+            next_index: 0,
+            finished: false,
+            frames_hash: frames_hasher(),
+        };
+        for frame in frames {
+            if frame.index != sealer.next_index || frame.last {
+                return Err(EnvelopeError::FrameOrder);
+            }
+            sealer.check_opens(frame)?;
+            sealer.frames_hash.update(&frame.hash());
+            sealer.next_index += 1;
+        }
+        Ok(sealer)
+    }
+
+    /// Fails unless `frame` decrypts under this message's key.
+    fn check_opens(&self, frame: &SealedFrame) -> Result<(), EnvelopeError> {
+        let nonce = frame_nonce(&self.id, frame.index);
+        let aad = frame_aad(&self.header_hash, frame.index, frame.last);
+        let payload = Payload {
+            msg: &frame.ciphertext,
+            aad: &aad,
+        };
+        self.cipher
+            .decrypt(&nonce.into(), payload)
+            .map(drop)
+            .map_err(|_| EnvelopeError::FrameAuth { index: frame.index })
     }
 
     /// Signs the header and sets up the frame cipher.

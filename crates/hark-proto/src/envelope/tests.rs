@@ -465,6 +465,41 @@ fn frame_limit_is_shared_by_sealer_and_checker() -> TestResult {
     Ok(())
 }
 
+// A message cut off mid-way is taken up from its stored frames and
+// finished: it then opens whole, like one sealed in one go. Someone
+// else's message, a gap, or frames of another message are refused.
+#[test]
+fn interrupted_message_resumes_and_finishes() -> TestResult {
+    let [alice, bob, carol, ..] = people() else {
+        unreachable!()
+    };
+    let publics = [alice.public(), bob.public()];
+    let (mut sealer, header) = Sealer::new(alice, &publics, CODEC, 5)?;
+    let stored: Vec<SealedFrame> = packets3()
+        .iter()
+        .map(|p| sealer.seal_frame(p, false))
+        .collect::<Result<_, _>>()?;
+    drop(sealer);
+
+    let mut resumed = Sealer::resume(alice, &header, None, &stored)?;
+    let last = resumed.seal_frame(&[0; 3], true)?;
+    assert_eq!(last.index, 3);
+    let trailer = resumed.finish(3 * 960)?;
+    let frames = [stored.clone(), vec![last]].concat();
+    let (_, _, packets) = open_message(bob, &header, &frames, &trailer)?;
+    assert_eq!(packets[..3], packets3()[..]);
+
+    let not_ours = Sealer::resume(carol, &header, None, &stored).err();
+    assert!(matches!(not_ours, Some(EnvelopeError::Malformed(_))));
+    let gap = [stored[0].clone(), stored[2].clone()];
+    let err = Sealer::resume(alice, &header, None, &gap).err();
+    assert_eq!(err, Some(EnvelopeError::FrameOrder));
+    let other = seal(alice, &[bob], &packets3())?;
+    let err = Sealer::resume(alice, &header, None, &other.frames[..1]).err();
+    assert_eq!(err, Some(EnvelopeError::FrameAuth { index: 0 }));
+    Ok(())
+}
+
 // Channel messages open with the channel key and only through for_channel.
 #[test]
 fn channel_round_trip() -> TestResult {
