@@ -36,6 +36,11 @@ pub(crate) struct Taken {
 pub(crate) fn take(shared: &Shared, signed: &SignedReceipt) -> Result<Taken, ReceiptError> {
     let receipt = signed.verify().map_err(|_| ReceiptError::Signature)?;
     let store = &shared.store;
+    // Known shortcoming: a receipt for a message this node never held is
+    // dropped, since a receipt does not name the message's sender and so
+    // could not be passed on to the right peer. A message delivered
+    // directly was never carried, so its "heard" receipt reaches the
+    // sender only when the recipient and the sender meet again.
     let Some(record) = store.message(&receipt.id)? else {
         return Err(ReceiptError::UnknownMessage);
     };
