@@ -135,19 +135,25 @@ impl SwarmActor {
     /// Takes a peer's profile (from its request or its response); the peer
     /// id must be the one the connection authenticated.
     fn on_hello(&mut self, peer: &PeerId, profile: SignedProfile, answered: bool) -> Response {
-        let Ok((public, _)) = profile.verify() else {
-            return Response::Refused(RefuseReason::Malformed);
+        let (public, _) = match profile.verify() {
+            Ok(verified) => verified,
+            Err(e) => {
+                // Such a peer stays nameless here: say why, once per hello.
+                tracing::warn!(peer = %short_peer(peer), error = %e, "profile refused");
+                return Response::Refused(RefuseReason::Malformed);
+            }
         };
         if public.peer_id != *peer {
             tracing::warn!(peer = %short_peer(peer), "profile of another peer offered; ignored");
             return Response::Refused(RefuseReason::NotAllowed);
         }
-        tracing::info!(peer = %short_peer(peer), "peer joined");
         self.save_profile(peer, profile);
 
         // Our own hello was answered: offer what this peer still lacks and
-        // reconcile the rest.
+        // reconcile the rest. (Both sides say hello, so this is the one
+        // place per connection to log the meeting.)
         if answered {
+            tracing::info!(peer = %short_peer(peer), "peer joined");
             self.offer_pending(peer);
             self.exchange_channels(peer);
             self.start_sync(peer);
