@@ -112,16 +112,27 @@ impl Opener {
             return Err(EnvelopeError::Malformed("frame too large".into()));
         }
 
-        let nonce = frame_nonce(&self.id, frame.index);
-        let aad = frame_aad(&self.header_hash, frame.index, frame.last);
-        let payload = Payload {
-            msg: &frame.ciphertext,
-            aad: &aad,
-        };
-        self.cipher
-            .decrypt(&nonce.into(), payload)
-            .map_err(|_| EnvelopeError::FrameAuth { index: frame.index })
+        decrypt_frame(&self.cipher, &self.id, &self.header_hash, frame)
     }
+}
+
+/// Decrypts one frame of message `id` under `cipher`, checking its index,
+/// last flag and header binding (the AAD).
+pub(super) fn decrypt_frame(
+    cipher: &XChaCha20Poly1305,
+    id: &MessageId,
+    header_hash: &[u8; 32],
+    frame: &SealedFrame,
+) -> Result<Vec<u8>, EnvelopeError> {
+    let nonce = frame_nonce(id, frame.index);
+    let aad = frame_aad(header_hash, frame.index, frame.last);
+    let payload = Payload {
+        msg: &frame.ciphertext,
+        aad: &aad,
+    };
+    cipher
+        .decrypt(&nonce.into(), payload)
+        .map_err(|_| EnvelopeError::FrameAuth { index: frame.index })
 }
 
 impl fmt::Debug for Opener {

@@ -9,7 +9,7 @@ use libp2p_identity::Keypair;
 use zeroize::Zeroizing;
 
 use super::check::{check_codec, check_sample_count};
-use super::open::unwrap_own;
+use super::open::{decrypt_frame, unwrap_own};
 use super::{
     channel_content_key, frame_aad, frame_nonce, frames_hasher, wrap_context, Audience, Codec,
     EnvelopeError, Header, SealedFrame, SignedHeader, SignedTrailer, Trailer, Wrap, FORMAT_VERSION,
@@ -137,16 +137,7 @@ impl Sealer {
 
     /// Fails unless `frame` decrypts under this message's key.
     fn check_opens(&self, frame: &SealedFrame) -> Result<(), EnvelopeError> {
-        let nonce = frame_nonce(&self.id, frame.index);
-        let aad = frame_aad(&self.header_hash, frame.index, frame.last);
-        let payload = Payload {
-            msg: &frame.ciphertext,
-            aad: &aad,
-        };
-        self.cipher
-            .decrypt(&nonce.into(), payload)
-            .map(drop)
-            .map_err(|_| EnvelopeError::FrameAuth { index: frame.index })
+        decrypt_frame(&self.cipher, &self.id, &self.header_hash, frame).map(drop)
     }
 
     /// Signs the header and sets up the frame cipher.
