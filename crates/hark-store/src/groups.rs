@@ -18,7 +18,7 @@ use crate::record::{decode, encode};
 use crate::Error;
 
 /// Frames per group.
-pub(crate) const GROUP_FRAMES: u32 = 50;
+const GROUP_FRAMES: u32 = 50;
 
 /// The group holding frame `index`.
 pub(crate) fn group_of(index: u32) -> u32 {
@@ -50,8 +50,19 @@ pub(crate) fn split(frames: &[SealedFrame]) -> Vec<(u32, Vec<SealedFrame>)> {
     runs
 }
 
+/// A sled key and the value to store under it.
+pub(crate) type Entry = (Vec<u8>, Vec<u8>);
+
+/// The entries that store `frames` of message `id` as groups.
+pub(crate) fn values(id: &MessageId, frames: &[SealedFrame]) -> Result<Vec<Entry>, Error> {
+    split(frames)
+        .into_iter()
+        .map(|(group, run)| Ok((group_key(id, group), encode_group(&run)?)))
+        .collect()
+}
+
 /// A group's stored bytes.
-pub(crate) fn encode_group(frames: &[SealedFrame]) -> Result<Vec<u8>, Error> {
+fn encode_group(frames: &[SealedFrame]) -> Result<Vec<u8>, Error> {
     encode(&frames, "frame group")
 }
 

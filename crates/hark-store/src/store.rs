@@ -131,22 +131,26 @@ impl Store {
     /// groups); a crash after it leaves only the old tree to drop.
     fn group_v1_frames(&self) -> Result<(), Error> {
         let old = self.db.open_tree(V1_FRAMES)?;
-        let mut run: Vec<SealedFrame> = Vec::new();
-        let mut run_key: Option<Vec<u8>> = None;
+        // Keys are id ‖ index, so each message's frames come together.
+        let mut message: Option<(MessageId, Vec<SealedFrame>)> = None;
         for item in old.iter() {
             let (key, value) = item?;
-            let Ok(id) = <[u8; 16]>::try_from(&key[..key.len().min(16)]) else {
+            let Some(id) = key.get(..16).and_then(|k| <[u8; 16]>::try_from(k).ok()) else {
                 continue;
             };
             let frame: SealedFrame = decode(&value, "frame")?;
-            let key = group_key(&MessageId(id), group_of(frame.index));
-            if run_key.as_ref() != Some(&key) {
-                self.put_group(run_key.take(), &mut run)?;
-                run_key = Some(key);
+            match &mut message {
+                Some((current, frames)) if current.0 == id => frames.push(frame),
+                _ => {
+                    if let Some((done, frames)) = message.replace((MessageId(id), vec![frame])) {
+                        self.put_groups(&done, &frames)?;
+                    }
+                }
             }
-            run.push(frame);
         }
-        self.put_group(run_key, &mut run)?;
+        if let Some((done, frames)) = message {
+            self.put_groups(&done, &frames)?;
+        }
 
         self.flush_blocking()?;
         self.stamp()?;
@@ -155,12 +159,11 @@ impl Store {
         Ok(())
     }
 
-    /// Writes one migrated group and empties `run`.
-    fn put_group(&self, key: Option<Vec<u8>>, run: &mut Vec<SealedFrame>) -> Result<(), Error> {
-        if let Some(key) = key {
-            self.frames.insert(key, groups::encode_group(run)?)?;
+    /// Writes one migrated message's frames as groups.
+    fn put_groups(&self, id: &MessageId, frames: &[SealedFrame]) -> Result<(), Error> {
+        for (key, value) in groups::values(id, frames)? {
+            self.frames.insert(key, value)?;
         }
-        run.clear();
         Ok(())
     }
 
@@ -210,10 +213,7 @@ impl Store {
         let record_bytes = encode(record, "message")?;
         let size: usize = frames.iter().map(|f| f.ciphertext.len()).sum();
         self.files.ensure_room((size + record_bytes.len()) as u64)?;
-        let frame_bytes = groups::split(frames)
-            .into_iter()
-            .map(|(group, run)| Ok((group_key(id, group), groups::encode_group(&run)?)))
-            .collect::<Result<Vec<_>, Error>>()?;
+        let frame_bytes = groups::values(id, frames)?;
 
         let trees = (&self.messages, &self.frames, &self.delivery, &self.pending);
         let inserted = trees.transaction(|(messages, frames, delivery, pending)| {
@@ -273,14 +273,9 @@ impl Store {
     pub fn missing_frames(&self, id: &MessageId, count: u32) -> Result<Vec<u32>, Error> {
         let mut missing = Vec::new();
         let mut expected = 0u32;
-        for value in self.frames.scan_prefix(id.0).values() {
-            for frame in groups::decode_group(&value?)? {
-                if frame.index >= count {
-                    break;
-                }
-                missing.extend(expected..frame.index);
-                expected = frame.index + 1;
-            }
+        for frame in self.frames(id, 0, count)? {
+            missing.extend(expected..frame.index);
+            expected = frame.index + 1;
         }
         missing.extend(expected..count);
         Ok(missing)
