@@ -54,6 +54,7 @@ use tokio::task::JoinHandle;
 pub use config::{CarryPolicy, Config, DEFAULT_BITRATE};
 pub use data_dir::socket_path;
 pub use handle::NodeHandle;
+pub use hark_audio::MAX_SECONDS;
 pub use hark_proto::ids::MessageId;
 pub use hark_proto::profile::validate_display_name;
 pub use media::MAX_WAVEFORM_BUCKETS;
@@ -157,10 +158,8 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let swarm = behaviour::build_swarm(&identity, &config)?;
     let shared = Arc::new(handle::Shared::new(identity, store, events, &config, dir));
-    let finishing = shared.clone();
-    tokio::task::spawn_blocking(move || resume::finish_interrupted(&finishing))
-        .await
-        .map_err(|e| StartError::StoreIo(hark_store::Error::Sync(std::io::Error::other(e))))??;
+    // Blocking, like opening the store above: start-up reads the disk.
+    resume::finish_interrupted(&shared)?;
 
     let mut control = swarm.behaviour().stream.new_control();
     let incoming = control

@@ -73,13 +73,13 @@ fn finish_one(
         }
         None => None,
     };
-    let codec = record.header.verify()?.codec;
     let mut sealer = Sealer::resume(
         &shared.identity,
         &record.header,
         channel_key.as_ref(),
         &stored,
     )?;
+    let codec = sealer.codec();
 
     let mut encoder = hark_audio::codec::Encoder::new(codec.bitrate)?;
     let silence = encoder.encode_frame(&[0.0; hark_audio::FRAME_SAMPLES])?;

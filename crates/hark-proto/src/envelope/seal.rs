@@ -178,6 +178,11 @@ impl Sealer {
         self.id
     }
 
+    /// The codec the header names.
+    pub fn codec(&self) -> Codec {
+        self.codec
+    }
+
     /// Encrypts the next Opus packet. Indices are assigned in call order;
     /// pass `last = true` with the final packet. Errors after the last
     /// frame ([`EnvelopeError::AlreadyFinished`]), for packets over
