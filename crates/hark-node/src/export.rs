@@ -27,9 +27,6 @@ pub(crate) fn export(shared: &Shared, id: &MessageId, out: &Path) -> Result<(), 
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    if out.is_dir() {
-        return Err(io_error(out, &"is a folder"));
-    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".hark-export-")
         .tempfile_in(folder)

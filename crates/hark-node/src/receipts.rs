@@ -32,7 +32,8 @@ pub(crate) struct Taken {
 }
 
 /// Checks a receipt (signature, signer is a recipient of a message we
-/// hold, or a known member of its channel) and stores it. A receipt replayed is a duplicate, nothing more.
+/// hold, or a known member of its channel) and stores it. A receipt
+/// replayed is a duplicate, nothing more.
 pub(crate) fn take(shared: &Shared, signed: &SignedReceipt) -> Result<Taken, ReceiptError> {
     let receipt = signed.verify().map_err(|_| ReceiptError::Signature)?;
     let store = &shared.store;
@@ -48,9 +49,10 @@ pub(crate) fn take(shared: &Shared, signed: &SignedReceipt) -> Result<Taken, Rec
     // (a member's own copy names just itself), so any member known here
     // may acknowledge it too; otherwise the receipt would be refused at
     // every meeting and offered again at the next.
-    let member = record
-        .channel
-        .is_some_and(|c| store.is_member(&c, &receipt.recipient).unwrap_or(false));
+    let member = match record.channel {
+        Some(channel) => store.is_member(&channel, &receipt.recipient)?,
+        None => false,
+    };
     let addressed = record.recipients.contains(&receipt.recipient) || member;
     if !addressed || record.sender == receipt.recipient {
         return Err(ReceiptError::NotRecipient(short_peer(&receipt.recipient)));
