@@ -71,7 +71,8 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
             cancel_after,
         } => {
             let path = absolute(&file)?;
-            let cancel_after_ms = cancel_after.map(|s| (s.clamp(0.0, 1800.0) * 1000.0) as u64);
+            let longest = hark_node::MAX_SECONDS as f64;
+            let cancel_after_ms = cancel_after.map(|s| (s.min(longest) * 1000.0) as u64);
             let request = match live {
                 true => Request::SendLive {
                     to,
@@ -99,7 +100,8 @@ async fn execute(client: &mut Client, command: Command) -> anyhow::Result<()> {
             seconds,
             device,
         } => {
-            let millis = (seconds.clamp(0.0, 1800.0) * 1000.0) as u64;
+            // `seconds` was checked by the argument parser.
+            let millis = (seconds * 1000.0) as u64;
             let request = Request::Record { to, device, millis };
             let recorded: hark_node::Recorded = call(client, &request).await?;
             if let Some(warning) = &recorded.warning {

@@ -147,9 +147,10 @@ fn seconds(s: &str) -> Result<f64, String> {
 /// `record --seconds`: more than 0, at most the 30-minute message limit.
 fn recording_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 1800.0 => Ok(v),
+        Ok(v) if v > 0.0 && v <= hark_node::MAX_SECONDS as f64 => Ok(v),
         _ => Err(format!(
-            "'{s}' is not a recording length from 0 to 1800 seconds"
+            "'{s}' is not a recording length from 0 to {} seconds",
+            hark_node::MAX_SECONDS
         )),
     }
 }
